@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device providers: one per kind of VF that vfmig can migrate.
+//!
+//! A provider recognises its functions and (in later stages) knows how to quiesce, snapshot
+//! and restore them. The driver core never names a device; adding a device is adding a
+//! provider to [`PROVIDERS`].
+
+use crate::ffi::PciIdent;
+
+mod igb;
+
+/// What every device provider implements.
+pub(crate) trait Provider: Sync {
+    /// Short name, shown in logs and debugfs.
+    fn name(&self) -> &'static str;
+
+    /// The provider ID written into saved state (see `Documentation/vfmig/`).
+    fn id(&self) -> u16;
+
+    /// Whether `ident` is a function this provider drives.
+    fn matches(&self, ident: &PciIdent) -> bool;
+}
+
+/// All providers, tried in order.
+pub(crate) static PROVIDERS: [&dyn Provider; 1] = [&igb::Igb82576Vf];
+
+/// Finds the provider for a PCI function.
+pub(crate) fn find(ident: &PciIdent) -> Option<&'static dyn Provider> {
+    PROVIDERS.iter().copied().find(|p| p.matches(ident))
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vfmig: live migration for virtual machines that own an SR-IOV NIC Virtual Function.
+//!
+//! The module binds to a VF as a vfio-pci variant driver. This crate owns the device logic:
+//! which functions are accepted, which device provider drives them and (as the driver grows)
+//! their migration state. The C shell in `vfmig_glue.c` holds only the `pci_driver` and the
+//! VFIO ops tables that `vfio_pci_core` requires to be C; the boundary is `ffi.rs`.
+
+use kernel::prelude::*;
+
+mod device;
+mod ffi;
+mod provider;
+
+module! {
+    type: VfmigModule,
+    name: "vfmig",
+    authors: ["vfmig developers"],
+    description: "VFIO PCI variant driver with live migration for SR-IOV NIC virtual functions",
+    license: "GPL",
+}
+
+/// The loaded module: holds the registration of the `vfmig` PCI driver.
+struct VfmigModule;
+
+impl kernel::Module for VfmigModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        ffi::register_driver()?;
+        pr_info!("registered for {} device provider(s)\n", provider::PROVIDERS.len());
+        Ok(VfmigModule)
+    }
+}
+
+impl Drop for VfmigModule {
+    fn drop(&mut self) {
+        ffi::unregister_driver();
+    }
+}

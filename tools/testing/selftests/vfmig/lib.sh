@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for vfmig's guest tests (sourced). TAP output; results also appended to
+# $VFMIG_OUT/results as "ok NAME" / "not ok NAME" / "skip NAME" lines for the host to count.
+
+: "${VFMIG_OUT:=/tmp}"
+TAP_N=0
+
+tap_result() { # status name [detail]
+	TAP_N=$((TAP_N + 1))
+	case "$1" in
+	ok) echo "ok $TAP_N $2" ;;
+	skip) echo "ok $TAP_N $2 # SKIP ${3:-}" ;;
+	*) echo "not ok $TAP_N $2${3:+ # $3}" ;;
+	esac
+	echo "$1 $2" >>"$VFMIG_OUT/results"
+}
+tap_ok() { tap_result ok "$@"; }
+tap_fail() { tap_result "not ok" "$@"; }
+tap_check() { # name command...: ok if the command succeeds
+	local name=$1
+	shift
+	if "$@"; then tap_ok "$name"; else tap_fail "$name" "failed: $*"; fi
+}
+diag() { echo "# $*"; }
+
+# Counts the ok/not ok lines of a kselftest program's TAP output into the results file.
+# Usage: run_kselftest PREFIX PROGRAM [ARGS...]
+run_kselftest() {
+	local prefix=$1 log rc
+	shift
+	log=$(mktemp)
+	"$@" >"$log" 2>&1
+	rc=$?
+	sed 's/^/    /' "$log"
+	grep -E '^(not )?ok [0-9]+ ' "$log" | while read -r line; do
+		local status=ok name
+		case "$line" in "not ok"*) status="not ok" ;; esac
+		name=$(echo "$line" | sed -E 's/^(not )?ok [0-9]+ //; s/ # .*//')
+		case "$line" in *"# SKIP"*) status=skip ;; esac
+		echo "$status $prefix.$name" >>"$VFMIG_OUT/results"
+	done
+	rm -f "$log"
+	return $rc
+}
+
+pci_driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+
+# Binds a function to a driver through driver_override, as VFIO variant drivers are bound.
+pci_bind() { # bdf driver
+	local cur
+	cur=$(pci_driver_of "$1")
+	[ "$cur" = "$2" ] && return 0
+	[ -n "$cur" ] && echo "$1" >"/sys/bus/pci/devices/$1/driver/unbind"
+	echo "$2" >"/sys/bus/pci/devices/$1/driver_override"
+	echo "$1" >/sys/bus/pci/drivers_probe
+	[ "$(pci_driver_of "$1")" = "$2" ]
+}
+
+pci_unbind() { # bdf
+	[ -e "/sys/bus/pci/devices/$1/driver" ] && echo "$1" >"/sys/bus/pci/devices/$1/driver/unbind"
+	echo >"/sys/bus/pci/devices/$1/driver_override"
+}
+
+# The first igb PF (8086:10c9).
+find_pf() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = 0x8086 ] && [ "$(cat "$d/device")" = 0x10c9 ]; then
+			basename "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Loads igb, brings the PF up and creates N VFs that no driver claims. Prints the PF's BDF.
+setup_pf() { # nvfs
+	local pf net
+	modprobe igb || return 1
+	pf=$(find_pf) || return 1
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		net=$(ls "/sys/bus/pci/devices/$pf/net" 2>/dev/null | head -n1)
+		[ -n "$net" ] && break
+		sleep 0.5
+	done
+	[ -n "$net" ] || return 1
+	ip link set "$net" up || return 1
+	echo 0 >"/sys/bus/pci/devices/$pf/sriov_drivers_autoprobe"
+	if [ "$(cat "/sys/bus/pci/devices/$pf/sriov_numvfs")" != "$1" ]; then
+		echo 0 >"/sys/bus/pci/devices/$pf/sriov_numvfs"
+		echo "$1" >"/sys/bus/pci/devices/$pf/sriov_numvfs" || return 1
+	fi
+	echo "$pf"
+}
+
+vf_bdf() { # pf index
+	basename "$(readlink "/sys/bus/pci/devices/$1/virtfn$2")"
+}
+
+pf_netdev() { ls "/sys/bus/pci/devices/$1/net" | head -n1; }
+
+# Installs the freshly built vfmig.ko as an operator would and refreshes module dependencies.
+install_vfmig() {
+	local rel
+	rel=$(uname -r)
+	mkdir -p "/lib/modules/$rel/extra" &&
+		cp "$VFMIG_ROOT/vfmig.ko" "/lib/modules/$rel/extra/" &&
+		depmod -a
+}

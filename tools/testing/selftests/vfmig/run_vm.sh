@@ -1,0 +1,100 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# vfmig's guest test suite: runs inside the test VM (scripts/vm), as root, against QEMU's igb
+# PF and its VFs. TAP on stdout; every result also goes to $VFMIG_OUT/results.
+#
+# Environment: VFMIG_ROOT (repo), VFMIG_OUT (results dir), VFMIG_SELFTESTS (built test programs,
+# default $VFMIG_ROOT/build/selftests), VFMIG_VFIO_SELFTESTS (the kernel's vfio selftests, built).
+# VFMIG_EXPECT_DEVICE etc. pass through to vfmig_device_test.
+
+. "$(dirname "$0")/lib.sh"
+
+bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
+echo "TAP version 13"
+
+# --- PF and VFs -----------------------------------------------------------------------------
+pf=$(setup_pf 2)
+if [ -z "$pf" ]; then
+	tap_fail setup.pf_with_2_vfs "igb PF not found or SR-IOV failed"
+	exit 1
+fi
+vf0=$(vf_bdf "$pf" 0)
+vf1=$(vf_bdf "$pf" 1)
+tap_check setup.pf_with_2_vfs test -n "$vf0" -a -n "$vf1"
+diag "PF $pf ($(pf_netdev "$pf")), VF0 $vf0, VF1 $vf1"
+tap_check setup.vfs_unclaimed test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
+
+# --- the module as an operator installs it ---------------------------------------------------
+tap_check module.install install_vfmig
+info=$(modinfo vfmig 2>&1)
+diag "$(echo "$info" | grep -E '^(filename|alias|license|description|vermagic):' | tr '\n' ';')"
+tap_check module.modinfo_alias sh -c 'modinfo -F alias vfmig | grep -qi "^vfio_pci:v00008086d000010CAsv\*sd\*bc\*sc\*i\*$"'
+tap_check module.modinfo_license test "$(modinfo -F license vfmig)" = GPL
+tap_check module.modinfo_description test -n "$(modinfo -F description vfmig)"
+tap_check module.modprobe modprobe vfmig
+tap_check module.loaded test -d /sys/module/vfmig
+tap_check bind.vf0_to_vfmig pci_bind "$vf0" vfmig
+tap_check bind.vfio_nodes sh -c "ls /dev/vfio/\$(basename \$(readlink /sys/bus/pci/devices/$vf0/iommu_group)) && ls /sys/bus/pci/devices/$vf0/vfio-dev/vfio*" >/dev/null
+
+# --- VFIO through both paths ----------------------------------------------------------------
+VFMIG_BDF=$vf0 run_kselftest device "$bin/vfmig_device_test"
+tap_check device.test_program_passed test $? -eq 0
+
+# --- unbind / rebind, module cycles ---------------------------------------------------------
+pci_unbind "$vf0"
+tap_check bind.unbind test -z "$(pci_driver_of "$vf0")"
+tap_check bind.rebind pci_bind "$vf0" vfmig
+ok=1
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	rmmod vfmig || { ok=0; diag "cycle $i: rmmod failed"; break; }
+	[ -z "$(pci_driver_of "$vf0")" ] || { ok=0; diag "cycle $i: still bound after rmmod"; break; }
+	modprobe vfmig || { ok=0; diag "cycle $i: modprobe failed"; break; }
+	# driver_override stays "vfmig", so registering the driver binds VF0 again.
+	[ "$(pci_driver_of "$vf0")" = vfmig ] || { ok=0; diag "cycle $i: VF0 not rebound"; break; }
+done
+tap_check module.10_modprobe_rmmod_cycles test $ok = 1
+VFMIG_BDF=$vf0 run_kselftest device_after_cycles "$bin/vfmig_device_test" -r group.config_space
+tap_check device.after_cycles test $? -eq 0
+
+# --- the kernel's own vfio selftests: vfmig must match plain vfio-pci -------------------------
+vst=${VFMIG_VFIO_SELFTESTS:-}
+if [ -n "$vst" ] && [ -x "$vst/vfio_pci_device_test" ]; then
+	tap_check upstream.vf1_to_vfio_pci pci_bind "$vf1" vfio-pci
+	for t in vfio_pci_device_test vfio_dma_mapping_test vfio_iommufd_setup_test vfio_dma_mapping_mmio_test; do
+		ref=$(mktemp) got=$(mktemp)
+		VFMIG_OUT=/tmp run_kselftest x "$vst/$t" "$vf1" >"$ref.log" 2>&1
+		grep -E '^ *(not )?ok [0-9]+ ' "$ref.log" | sed -E 's/^ *//; s/^((not )?ok) [0-9]+ /\1 /; s/ # SKIP.*/ SKIP/' | sort >"$ref"
+		VFMIG_OUT=/tmp run_kselftest x "$vst/$t" "$vf0" >"$got.log" 2>&1
+		grep -E '^ *(not )?ok [0-9]+ ' "$got.log" | sed -E 's/^ *//; s/^((not )?ok) [0-9]+ /\1 /; s/ # SKIP.*/ SKIP/' | sort >"$got"
+		p=$(grep -vc -e '^not ok' -e ' SKIP$' "$got") s=$(grep -c ' SKIP$' "$got") f=$(grep -c '^not ok' "$got")
+		diag "$t on vfmig: $p pass, $s skip, $f fail; on vfio-pci: $(grep -vc -e '^not ok' -e ' SKIP$' "$ref") pass, $(grep -c ' SKIP$' "$ref") skip, $(grep -c '^not ok' "$ref") fail"
+		if [ ! -s "$got" ]; then
+			sed 's/^/#   /' "$got.log" | tail -n 20
+			tap_fail "upstream.$t" "no results"
+		elif ! cmp -s "$ref" "$got"; then
+			diff "$ref" "$got" | sed 's/^/#   /'
+			tap_fail "upstream.$t" "differs from vfio-pci"
+		elif [ "$f" != 0 ]; then
+			grep '^not ok' "$got" | sed 's/^/#   /'
+			tap_fail "upstream.$t" "$f failures"
+		else
+			tap_ok "upstream.$t"
+		fi
+		echo "$p $s $f" >>/tmp/upstream.counts
+		rm -f "$ref" "$got" "$ref.log" "$got.log"
+	done
+	awk '{p+=$1; s+=$2; f+=$3} END {printf "# upstream vfio selftests on vfmig: %d pass, %d skip, %d fail\n", p, s, f}' /tmp/upstream.counts
+	pci_unbind "$vf1"
+else
+	tap_result skip upstream.vfio_selftests "not built (VFMIG_VFIO_SELFTESTS)"
+fi
+
+# --- teardown ---------------------------------------------------------------------------------
+pci_unbind "$vf0"
+tap_check module.rmmod rmmod vfmig
+
+fails=$(grep -c '^not ok' "$VFMIG_OUT/results")
+passes=$(grep -c '^ok' "$VFMIG_OUT/results")
+echo "# guest: $passes passed, $fails failed"
+[ "$fails" = 0 ]
