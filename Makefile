@@ -44,7 +44,7 @@ bench:
 	scripts/bench
 
 fuzz:
-	scripts/fuzz 600
+	scripts/fuzz $${FUZZ_SECONDS:-600}
 
 clean:
 	$(KMAKE) clean

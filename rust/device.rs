@@ -16,8 +16,8 @@ struct Bdf {
     devfn: u8,
 }
 
-impl core::fmt::Display for Bdf {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl kernel::fmt::Display for Bdf {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         write!(
             f,
             "{:04x}:{:02x}:{:02x}.{}",
@@ -45,12 +45,13 @@ impl VfDevice {
             devfn: ident.devfn,
         };
         let Some(provider) = provider::find(ident) else {
+            let what = if ident.is_virtfn != 0 { "VF" } else { "PF" };
             pr_info!(
-                "{}: {:04x}:{:04x}{} is not a VF any provider drives\n",
+                "{}: {:04x}:{:04x} ({}) is not a function any provider drives\n",
                 bdf,
                 ident.vendor,
                 ident.device,
-                if ident.is_virtfn != 0 { "" } else { " (not a VF)" }
+                what
             );
             return Err(ENODEV);
         };

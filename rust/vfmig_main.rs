@@ -12,6 +12,7 @@ use kernel::prelude::*;
 mod device;
 mod ffi;
 mod provider;
+pub mod shared;
 
 module! {
     type: VfmigModule,
@@ -27,7 +28,10 @@ struct VfmigModule;
 impl kernel::Module for VfmigModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         ffi::register_driver()?;
-        pr_info!("registered for {} device provider(s)\n", provider::PROVIDERS.len());
+        pr_info!(
+            "registered for {} device provider(s)\n",
+            provider::PROVIDERS.len()
+        );
         Ok(VfmigModule)
     }
 }

@@ -170,7 +170,7 @@ FIXTURE(group) {
 FIXTURE_SETUP(group)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };
-	char grp[32], path[64];
+	char grp[NAME_MAX + 1], path[PATH_MAX];
 
 	self->container = self->group = self->device = -1;
 	ASSERT_EQ(0, sysfs_link_base("iommu_group", grp, sizeof(grp)));
@@ -250,7 +250,7 @@ FIXTURE_SETUP(cdev)
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .flags = 0 };
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
 	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	char name[32], path[64];
+	char name[NAME_MAX + 1], path[PATH_MAX];
 
 	self->iommufd = self->device = -1;
 	ASSERT_EQ(0, cdev_name(name, sizeof(name)));
