@@ -82,7 +82,7 @@ impl VfDevice {
             "VF {} released by provider {} (id {})\n",
             self.ident.vf_id,
             self.provider.name(),
-            self.provider.id()
+            self.provider.format().id()
         );
     }
 }

@@ -6,7 +6,10 @@
 //! and restore them. The driver core never names a device; adding a device is adding a
 //! provider to [`PROVIDERS`].
 
-use crate::ffi::PciIdent;
+use crate::{
+    ffi::PciIdent,
+    shared::nic, //
+};
 
 mod igb;
 
@@ -15,8 +18,9 @@ pub(crate) trait Provider: Sync {
     /// Short name, shown in logs and debugfs.
     fn name(&self) -> &'static str;
 
-    /// The provider ID written into saved state (see `Documentation/vfmig/`).
-    fn id(&self) -> u16;
+    /// The rules of this device's saved state (provider id, compatibility word, private
+    /// sections), shared with the userspace tools (`rust/shared/`).
+    fn format(&self) -> &'static dyn nic::Provider;
 
     /// Whether `ident` is a function this provider drives.
     fn matches(&self, ident: &PciIdent) -> bool;

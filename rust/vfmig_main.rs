@@ -12,6 +12,7 @@ use kernel::prelude::*;
 mod device;
 mod ffi;
 mod provider;
+mod selftest;
 pub mod shared;
 
 module! {

@@ -43,6 +43,27 @@ run_kselftest() {
 	return $rc
 }
 
+# Records the test cases of a KUnit suite (its debugfs KTAP results) as PREFIX.case lines.
+# Fails if the suite has no results or any case failed.
+record_kunit() { # prefix suite
+	local f=/sys/kernel/debug/kunit/$2/results n=0 bad=0 line status name
+	[ -r "$f" ] || return 1
+	sed 's/^/    /' "$f"
+	while IFS= read -r line; do
+		case "$line" in
+		[[:space:]]*"not ok "[0-9]*) status="not ok" ;;
+		[[:space:]]*"ok "[0-9]*) status=ok ;;
+		*) continue ;;
+		esac
+		name=$(echo "$line" | sed -E 's/^[[:space:]]*(not )?ok [0-9]+ //; s/ # .*//')
+		case "$line" in *"# SKIP"*) status=skip ;; esac
+		echo "$status $1.$name" >>"$VFMIG_OUT/results"
+		n=$((n + 1))
+		[ "$status" = "not ok" ] && bad=1
+	done <"$f"
+	[ $n -gt 0 ] && [ $bad = 0 ]
+}
+
 pci_driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
 
 # Binds a function to a driver through driver_override, as VFIO variant drivers are bound.

@@ -34,6 +34,9 @@ tap_check module.modinfo_license test "$(modinfo -F license vfmig)" = GPL
 tap_check module.modinfo_description test -n "$(modinfo -F description vfmig)"
 tap_check module.modprobe modprobe vfmig
 tap_check module.loaded test -d /sys/module/vfmig
+# The module's KUnit suites ran at load time (the shared state format, in-kernel).
+record_kunit kunit vfmig_shared
+tap_check kunit.vfmig_shared_passed test $? -eq 0
 tap_check bind.vf0_to_vfmig pci_bind "$vf0" vfmig
 tap_check bind.vfio_nodes sh -c "ls /dev/vfio/\$(basename \$(readlink /sys/bus/pci/devices/$vf0/iommu_group)) /sys/bus/pci/devices/$vf0/vfio-dev/vfio* >/dev/null"
 
@@ -89,6 +92,14 @@ if [ -n "$vst" ] && [ -x "$vst/vfio_pci_device_test" ]; then
 else
 	tap_result skip upstream.vfio_selftests "not built (VFMIG_VFIO_SELFTESTS)"
 fi
+
+# --- further suites, each a file sourced with $pf $vf0 $vf1 set and VF0 unbound -------------
+pci_unbind "$vf0"
+for suite in "$(dirname "$0")"/suite_*.sh; do
+	[ -f "$suite" ] || continue
+	diag "suite $(basename "$suite")"
+	. "$suite"
+done
 
 # --- teardown ---------------------------------------------------------------------------------
 pci_unbind "$vf0"
