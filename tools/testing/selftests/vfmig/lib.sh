@@ -43,10 +43,14 @@ run_kselftest() {
 	return $rc
 }
 
-# Records the test cases of a KUnit suite (its debugfs KTAP results) as PREFIX.case lines.
-# Fails if the suite has no results or any case failed.
+# Runs a KUnit suite of a loaded module (the kernel boots with kunit.enable=1 and without
+# autorun) and records its cases (its debugfs KTAP results) as PREFIX.case lines.
+# Fails if the suite is missing, has no results or any case failed.
 record_kunit() { # prefix suite
-	local f=/sys/kernel/debug/kunit/$2/results n=0 bad=0 line status name
+	local d=/sys/kernel/debug/kunit/$2 f n=0 bad=0 line status name
+	f=$d/results
+	[ -w "$d/run" ] || { diag "no KUnit suite $2 ($d)"; return 1; }
+	echo 1 >"$d/run" || return 1
 	[ -r "$f" ] || return 1
 	sed 's/^/    /' "$f"
 	while IFS= read -r line; do

@@ -34,7 +34,7 @@ tap_check module.modinfo_license test "$(modinfo -F license vfmig)" = GPL
 tap_check module.modinfo_description test -n "$(modinfo -F description vfmig)"
 tap_check module.modprobe modprobe vfmig
 tap_check module.loaded test -d /sys/module/vfmig
-# The module's KUnit suites ran at load time (the shared state format, in-kernel).
+# The module's KUnit suites (the shared state format, in-kernel).
 record_kunit kunit vfmig_shared
 tap_check kunit.vfmig_shared_passed test $? -eq 0
 tap_check bind.vf0_to_vfmig pci_bind "$vf0" vfmig
