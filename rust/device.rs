@@ -2,11 +2,25 @@
 
 //! Per-VF state of a function bound to vfmig.
 
-use kernel::prelude::*;
+use kernel::{
+    new_mutex,
+    prelude::*,
+    seq_file::{
+        seq_print,
+        SeqFile, //
+    },
+    sync::Mutex,
+};
 
 use crate::{
-    ffi::PciIdent,
+    bar::BarMapping,
+    dump::RegsDump,
+    ffi::{
+        CoreDevice,
+        PciIdent, //
+    },
     provider::{self, Provider},
+    shared::nic::NicVfState,
 };
 
 /// A PCI location, printed as `DDDD:BB:DD.F`.
@@ -30,15 +44,27 @@ impl kernel::fmt::Display for Bdf {
 }
 
 /// One VF bound to vfmig.
+#[pin_data]
 pub(crate) struct VfDevice {
     ident: PciIdent,
     provider: &'static dyn Provider,
+    /// What changes while the VF is bound: taken by the VFIO open/close hooks and by debugfs.
+    #[pin]
+    state: Mutex<DevState>,
+}
+
+/// The mutable part of a [`VfDevice`].
+struct DevState {
+    /// BAR0 while the VFIO device is open (from `open_device` to `close_device`), `None` while
+    /// it is closed. Dropped under the lock in [`VfDevice::close`], before `vfio_pci_core`
+    /// unmaps the BAR, so every register access (made under the lock) sees a live mapping.
+    bar0: Option<BarMapping>,
 }
 
 impl VfDevice {
     /// Accepts a function that some provider drives; anything else is refused with `ENODEV`
     /// (`driver_override` lets userspace offer any device to the driver).
-    pub(crate) fn probe(ident: &PciIdent) -> Result<KBox<Self>> {
+    pub(crate) fn probe(ident: &PciIdent) -> Result<Pin<KBox<Self>>> {
         let bdf = Bdf {
             domain: ident.domain,
             bus: ident.bus,
@@ -67,17 +93,84 @@ impl VfDevice {
             pf,
             provider.name()
         );
-        Ok(KBox::new(
-            VfDevice {
+        KBox::pin_init(
+            try_pin_init!(VfDevice {
                 ident: *ident,
                 provider,
-            },
+                state <- new_mutex!(DevState { bar0: None }, "VfDevice::state"),
+            }),
             GFP_KERNEL,
-        )?)
+        )
+    }
+
+    /// The VFIO device is being opened; `vfio_pci_core` has enabled it and mapped its BARs.
+    pub(crate) fn open(&self, core: &CoreDevice<'_>) -> Result {
+        let (addr, len) = core.bar_iomap(0).inspect_err(|e| {
+            pr_warn!(
+                "{}: BAR0 is not mapped ({}): refusing to open\n",
+                self.bdf(),
+                e.to_errno()
+            )
+        })?;
+        // SAFETY: `vfio_pci_core_enable()` mapped BAR0; the mapping stays until
+        // `vfio_pci_core_disable()`, which the C shell calls only after `close()`, and `close()`
+        // drops this value under the lock.
+        let bar0 = unsafe { BarMapping::new(addr, len) };
+        pr_debug!("{}: open, BAR0 {} bytes\n", self.bdf(), bar0.size());
+        self.state.lock().bar0 = Some(bar0);
+        Ok(())
+    }
+
+    /// The VFIO device is being closed; `vfio_pci_core` unmaps the BARs right after.
+    pub(crate) fn close(&self) {
+        self.state.lock().bar0 = None;
+        pr_debug!("{}: closed\n", self.bdf());
+    }
+
+    /// Prints the debugfs `state` file: identity, provider, open or closed, migration state.
+    pub(crate) fn show_state(&self, m: &SeqFile) {
+        let open = self.state.lock().bar0.is_some();
+        seq_print!(m, "provider: {}\n", self.provider.name());
+        seq_print!(m, "vf_index: {}\n", self.ident.vf_id);
+        seq_print!(m, "pf: {}\n", self.pf_bdf());
+        seq_print!(m, "device: {}\n", if open { "open" } else { "closed" });
+        // No migration ops are registered yet (a MIGRATION feature query answers ENOTTY).
+        seq_print!(m, "migration_state: n/a\n");
+    }
+
+    /// Prints the debugfs `regs` file: a snapshot of the VF's registers, taken now. `ENODEV`
+    /// while the device is closed (its BARs are not mapped), `EIO` while its memory space is
+    /// off or it is in D3.
+    pub(crate) fn show_regs(&self, core: &CoreDevice<'_>, m: &SeqFile) -> Result {
+        let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+        {
+            let st = self.state.lock();
+            let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+            let _mem = core.mem_access()?;
+            self.provider.snapshot(bar0, &mut snap)?;
+        }
+        seq_print!(m, "{}", RegsDump(&snap));
+        Ok(())
+    }
+
+    fn bdf(&self) -> Bdf {
+        Bdf {
+            domain: self.ident.domain,
+            bus: self.ident.bus,
+            devfn: self.ident.devfn,
+        }
+    }
+
+    fn pf_bdf(&self) -> Bdf {
+        Bdf {
+            domain: self.ident.pf_domain,
+            bus: self.ident.pf_bus,
+            devfn: self.ident.pf_devfn,
+        }
     }
 
     /// Releases the device when it is unbound.
-    pub(crate) fn remove(self: KBox<Self>) {
+    pub(crate) fn remove(self: Pin<KBox<Self>>) {
         pr_debug!(
             "VF {} released by provider {} (id {})\n",
             self.ident.vf_id,

@@ -6,16 +6,24 @@
 //! type crossing the boundary is a plain `#[repr(C)]` mirror of a declaration in
 //! `vfmig_glue.h`, whose size is asserted on both sides.
 
-use core::ffi::c_void;
+use core::{
+    ffi::c_void,
+    marker::PhantomData, //
+};
 
 use kernel::{
     bindings,
     error::to_result,
     ffi::c_int,
-    prelude::*, //
+    prelude::*,
+    seq_file::SeqFile,
+    types::ForeignOwnable, //
 };
 
 use crate::device::VfDevice;
+
+/// How the C shell holds the per-device state between calls.
+type DevicePtr = Pin<KBox<VfDevice>>;
 
 /// Identity of a PCI function, filled by the C shell (`struct vfmig_pci_ident`).
 #[repr(C)]
@@ -56,11 +64,89 @@ const PCI_IDENT_SIZE: usize = 28;
 const _: () = assert!(core::mem::size_of::<PciIdent>() == PCI_IDENT_SIZE);
 
 mod c {
+    use core::ffi::c_void;
     use kernel::ffi::c_int;
 
     extern "C" {
         pub(super) fn vfmig_glue_register_driver() -> c_int;
         pub(super) fn vfmig_glue_unregister_driver();
+        pub(super) fn vfmig_glue_bar_iomap(
+            vdev: *mut c_void,
+            bar: c_int,
+            addr: *mut *mut c_void,
+            len: *mut u64,
+        ) -> c_int;
+        pub(super) fn vfmig_glue_mem_begin(vdev: *mut c_void) -> c_int;
+        pub(super) fn vfmig_glue_mem_end(vdev: *mut c_void);
+    }
+}
+
+/// The `struct vfio_pci_core_device` of a bound VF, lent by the C shell for one call.
+///
+/// # Invariants
+///
+/// `ptr` points to a registered `struct vfio_pci_core_device` that stays alive for `'a`.
+pub(crate) struct CoreDevice<'a> {
+    ptr: *mut c_void,
+    _lent: PhantomData<&'a ()>,
+}
+
+impl CoreDevice<'_> {
+    /// # Safety
+    ///
+    /// `ptr` points to a registered `struct vfio_pci_core_device` that stays alive for as long
+    /// as the returned value is used.
+    unsafe fn from_raw(ptr: *mut c_void) -> Self {
+        // INVARIANT: By the safety requirement.
+        Self {
+            ptr,
+            _lent: PhantomData,
+        }
+    }
+
+    /// The `vfio_pci_core` iomap of `bar` (`vfio_pci_core_get_iomap()`) and the BAR's length,
+    /// as `(address, length)`. The mapping exists from `vfio_pci_core_enable()` to
+    /// `vfio_pci_core_disable()`, i.e. while the device is open; the caller keeps it no longer.
+    pub(crate) fn bar_iomap(&self, bar: u8) -> Result<(usize, usize)> {
+        let mut addr: *mut c_void = core::ptr::null_mut();
+        let mut len: u64 = 0;
+        // SAFETY: `self.ptr` is a live core device (type invariant); `addr` and `len` are valid
+        // for writes.
+        to_result(unsafe {
+            c::vfmig_glue_bar_iomap(self.ptr, c_int::from(bar), &mut addr, &mut len)
+        })?;
+        Ok((addr.addr(), usize::try_from(len).map_err(|_| ENODEV)?))
+    }
+
+    /// Takes the core's `memory_lock` for reading if the device's memory space is accessible
+    /// (memory decoding on, not in D3), as `vfio_pci_core` does around its own BAR accesses;
+    /// `EIO` otherwise. The lock excludes resets and power-state changes until the returned
+    /// guard is dropped.
+    pub(crate) fn mem_access(&self) -> Result<MemAccess<'_>> {
+        // SAFETY: `self.ptr` is a live core device (type invariant).
+        to_result(unsafe { c::vfmig_glue_mem_begin(self.ptr) })?;
+        // INVARIANT: `vfmig_glue_mem_begin()` succeeded, so the lock is held.
+        Ok(MemAccess {
+            ptr: self.ptr,
+            _dev: PhantomData,
+        })
+    }
+}
+
+/// Read access to a device's memory space (see [`CoreDevice::mem_access`]).
+///
+/// # Invariants
+///
+/// The `memory_lock` of the core device at `ptr` is held for reading by this value.
+pub(crate) struct MemAccess<'a> {
+    ptr: *mut c_void,
+    _dev: PhantomData<&'a ()>,
+}
+
+impl Drop for MemAccess<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The lock is held (type invariant) and the device outlives `'a`.
+        unsafe { c::vfmig_glue_mem_end(self.ptr) }
     }
 }
 
@@ -95,7 +181,7 @@ unsafe extern "C" fn vfmig_rs_probe(
     match VfDevice::probe(&ident) {
         Ok(dev) => {
             // SAFETY: The caller guarantees `rs` is valid for writes.
-            unsafe { *rs = KBox::into_raw(dev).cast() };
+            unsafe { *rs = dev.into_foreign() };
             0
         }
         Err(e) => e.to_errno(),
@@ -109,8 +195,82 @@ unsafe extern "C" fn vfmig_rs_probe(
 /// `rs` was returned by a successful [`vfmig_rs_probe`] and is not used after this call.
 #[no_mangle]
 unsafe extern "C" fn vfmig_rs_remove(rs: *mut c_void) {
-    // SAFETY: By the function's safety requirement `rs` came from `KBox::into_raw` in
+    // SAFETY: By the function's safety requirement `rs` came from `into_foreign` in
     // `vfmig_rs_probe` and ownership is handed back exactly once.
-    let dev = unsafe { KBox::from_raw(rs.cast::<VfDevice>()) };
+    let dev = unsafe { DevicePtr::from_foreign(rs) };
     dev.remove();
+}
+
+/// Called by the C shell's `open_device` after `vfio_pci_core_enable()` (which maps the BARs)
+/// and before `vfio_pci_core_finish_enable()`. On failure the C shell disables the device again
+/// and the open fails.
+///
+/// # Safety
+///
+/// `rs` was returned by [`vfmig_rs_probe`] and not yet passed to [`vfmig_rs_remove`]; `vdev` is
+/// the device's registered `struct vfio_pci_core_device`, being opened.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_open(rs: *mut c_void, vdev: *mut c_void) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: The caller guarantees `vdev` is live for the duration of this call.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    match dev.open(&core) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Called by the C shell's `close_device` before `vfio_pci_core_close_device()` tears down the
+/// BAR mappings.
+///
+/// # Safety
+///
+/// `rs` was returned by [`vfmig_rs_probe`] and not yet passed to [`vfmig_rs_remove`].
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_close(rs: *mut c_void) {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    dev.close();
+}
+
+/// The `show` of the device's debugfs `state` file.
+///
+/// # Safety
+///
+/// `rs` was returned by [`vfmig_rs_probe`] and not yet passed to [`vfmig_rs_remove`]; `m` is the
+/// `seq_file` being shown, not accessed by another thread during the call.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_show_state(rs: *mut c_void, m: *mut bindings::seq_file) -> c_int {
+    // SAFETY: `rs` came from `into_foreign`; the C shell removes the debugfs files (which waits
+    // for running `show`s) before it releases `rs`.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: By the function's safety requirement.
+    let m = unsafe { SeqFile::from_raw(m) };
+    dev.show_state(m);
+    0
+}
+
+/// The `show` of the device's debugfs `regs` file: `-ENODEV` while the device is closed.
+///
+/// # Safety
+///
+/// As for [`vfmig_rs_show_state`]; `vdev` is the device's registered
+/// `struct vfio_pci_core_device`, live for the duration of the call.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_show_regs(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    m: *mut bindings::seq_file,
+) -> c_int {
+    // SAFETY: As in `vfmig_rs_show_state`.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: The caller guarantees `vdev` is live for the duration of this call.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    // SAFETY: By the function's safety requirement.
+    let m = unsafe { SeqFile::from_raw(m) };
+    match dev.show_regs(&core, m) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

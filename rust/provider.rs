@@ -6,7 +6,10 @@
 //! and restore them. The driver core never names a device; adding a device is adding a
 //! provider to [`PROVIDERS`].
 
+use kernel::prelude::*;
+
 use crate::{
+    bar::BarMapping,
     ffi::PciIdent,
     shared::nic, //
 };
@@ -24,6 +27,12 @@ pub(crate) trait Provider: Sync {
 
     /// Whether `ident` is a function this provider drives.
     fn matches(&self, ident: &PciIdent) -> bool;
+
+    /// Reads the VF's guest-visible state from its BAR0 into `state` (cleared first): what the
+    /// BAR shows faithfully, with the rest left at zero/`None` for the sources named in the
+    /// provider (shadows, PF side). The device is not quiesced: a consistent snapshot of a
+    /// running VF is the caller's business (issue 4 stops it first).
+    fn snapshot(&self, bar0: &BarMapping, state: &mut nic::NicVfState) -> Result;
 }
 
 /// All providers, tried in order.

@@ -5,6 +5,9 @@
 //! They prove that the shared state format compiled into the module behaves as the userspace
 //! build does: the committed golden vectors decode in-kernel, re-encode to the same bytes, and
 //! corruption is refused with the errno the driver will return.
+//!
+//! `vfmig_dump` pins the text form of a register snapshot (the debugfs `regs` file) that the guest
+//! tests parse.
 
 use kernel::prelude::*;
 
@@ -150,5 +153,92 @@ mod tests {
             Some(State::StopCopy)
         );
         assert!(next_state(State::Error, State::Running, all).is_err());
+    }
+}
+
+#[kunit_tests(vfmig_dump)]
+mod dump_tests {
+    use kernel::{
+        prelude::*,
+        str::CString, //
+    };
+
+    use crate::{
+        dump::RegsDump,
+        shared::nic::{
+            Interrupts,
+            Mailbox,
+            NicVfState,
+            Ring,
+            Stats, //
+        },
+    };
+
+    /// The debugfs `regs` text of a snapshot: what the guest test parses.
+    #[test]
+    fn regs_dump_format() -> Result {
+        let mut st = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+        let rx = Ring {
+            len: 512,
+            base: 0x1_2345_6780,
+            head: 3,
+            tail: 31,
+            ctrl: 0x0200_0000,
+            buf_ctrl: 0x0200_0002,
+            ..Ring::ZERO
+        };
+        st.push_rx(rx).map_err(|_| EINVAL)?;
+        let tx = Ring {
+            len: 1024,
+            base: 0xfeed_0000,
+            head: 5,
+            tail: 7,
+            ctrl: 0x0200_0000,
+            wb_addr: 0xbeef_0001,
+            ..Ring::ZERO
+        };
+        st.push_tx(tx).map_err(|_| EINVAL)?;
+        let mut irq = Interrupts {
+            auto_clear: 7,
+            num_vectors: 3,
+            num_ivar: 2,
+            ..Interrupts::ZERO
+        };
+        irq.itr[1] = 0x1f4;
+        st.irq = Some(irq);
+        let mut mbx = Mailbox {
+            num_dwords: 2,
+            ..Mailbox::ZERO
+        };
+        mbx.mem[0] = 0x8000_0001;
+        st.mailbox = Some(mbx);
+        st.stats = Some(Stats {
+            rx_packets: 1,
+            rx_octets: 60,
+            tx_packets: 2,
+            tx_octets: 120,
+            rx_multicast: 0,
+        });
+
+        let text = CString::try_from_fmt(fmt!("{}", RegsDump(&st)))?;
+        let want: &[u8] = b"\
+rx0 base=0x0000000123456780 len=512 head=3 tail=31 ctrl=0x02000000 buf_ctrl=0x02000002 wb=0x0000000000000000
+tx0 base=0x00000000feed0000 len=1024 head=5 tail=7 ctrl=0x02000000 buf_ctrl=0x00000000 wb=0x00000000beef0001
+irq enabled=0x00000000 auto_clear=0x00000007 auto_mask=0x00000000 pending=0x00000000 itr=0x00000000,0x000001f4,0x00000000 ivar=0x00000000,0x00000000
+mailbox status=0x00000000 mem=0x80000001,0x00000000
+pf -
+stats rx_packets=1 rx_octets=60 tx_packets=2 tx_octets=120 rx_multicast=0
+";
+        assert!(text.to_bytes() == want);
+        Ok(())
+    }
+
+    /// An empty state prints every section as absent.
+    #[test]
+    fn regs_dump_empty() -> Result {
+        let st = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+        let text = CString::try_from_fmt(fmt!("{}", RegsDump(&st)))?;
+        assert!(text.to_bytes() == b"irq -\nmailbox -\npf -\nstats -\n");
+        Ok(())
     }
 }

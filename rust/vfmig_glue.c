@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vfmig C shell: the pci_driver and the vfio_device_ops table.
+ * vfmig C shell: the pci_driver, the vfio_device_ops table and the debugfs files.
  *
  * vfio_pci_core_register_device() requires the vfio_pci_core_device as the PCI drvdata and
  * the ops tables are C structures, so they live here. Everything else (which devices are
  * accepted, their providers, migration state) is decided by the Rust crate through the calls
  * declared in vfmig_glue.h. Module init/exit are Rust's (module! in vfmig_main.rs), which
  * registers this driver through vfmig_glue_register_driver().
+ *
+ * debugfs (/sys/kernel/debug/vfmig/<BDF>/{state,regs}) is created here because a read of
+ * "regs" must fail with -ENODEV while the device is closed, and the Rust debugfs abstraction's
+ * read callbacks cannot return an errno; the seq_file show callbacks call into Rust, which
+ * prints.
  */
+#include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
@@ -19,11 +26,16 @@
  * struct vfmig_device - one VF bound to vfmig
  * @core: the vfio-pci core device; must be first-class drvdata for vfio_pci_core
  * @rs: the Rust per-device state, owned by the Rust side (vfmig_rs_probe/remove)
+ * @debugfs: the device's debugfs directory, /sys/kernel/debug/vfmig/<BDF>
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core;
 	void *rs;
+	struct dentry *debugfs;
 };
+
+/* /sys/kernel/debug/vfmig, from driver registration to unregistration. */
+static struct dentry *vfmig_debugfs_root;
 
 static_assert(sizeof(struct vfmig_pci_ident) == VFMIG_PCI_IDENT_SIZE);
 
@@ -50,25 +62,85 @@ static void vfmig_fill_ident(struct pci_dev *pdev, struct vfmig_pci_ident *id)
 	}
 }
 
+int vfmig_glue_bar_iomap(struct vfio_pci_core_device *vdev, int bar, void __iomem **addr,
+			 u64 *len)
+{
+	void __iomem *io;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+	io = vfio_pci_core_get_iomap(vdev, bar);
+	if (IS_ERR(io))
+		return PTR_ERR(io);
+	*addr = io;
+	*len = pci_resource_len(vdev->pdev, bar);
+	return 0;
+}
+
+int vfmig_glue_mem_begin(struct vfio_pci_core_device *vdev)
+{
+	down_read(&vdev->memory_lock);
+	if (!__vfio_pci_memory_enabled(vdev)) {
+		up_read(&vdev->memory_lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev)
+{
+	up_read(&vdev->memory_lock);
+}
+
 static int vfmig_open_device(struct vfio_device *core_vdev)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	struct vfio_pci_core_device *vdev = &vmdev->core;
 	int ret;
 
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
 		return ret;
+	/* The BARs are mapped now; before finish_enable, as other variant drivers fail. */
+	ret = vfmig_rs_open(vmdev->rs, vdev);
+	if (ret) {
+		vfio_pci_core_disable(vdev);
+		return ret;
+	}
 	vfio_pci_core_finish_enable(vdev);
 	return 0;
 }
+
+static void vfmig_close_device(struct vfio_device *core_vdev)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	vfmig_rs_close(vmdev->rs);
+	vfio_pci_core_close_device(core_vdev);
+}
+
+static int vfmig_state_show(struct seq_file *m, void *v)
+{
+	struct vfmig_device *vmdev = m->private;
+
+	return vfmig_rs_show_state(vmdev->rs, m);
+}
+DEFINE_SHOW_ATTRIBUTE(vfmig_state);
+
+static int vfmig_regs_show(struct seq_file *m, void *v)
+{
+	struct vfmig_device *vmdev = m->private;
+
+	return vfmig_rs_show_regs(vmdev->rs, &vmdev->core, m);
+}
+DEFINE_SHOW_ATTRIBUTE(vfmig_regs);
 
 static const struct vfio_device_ops vfmig_ops = {
 	.name = "vfmig",
 	.init = vfio_pci_core_init_dev,
 	.release = vfio_pci_core_release_dev,
 	.open_device = vfmig_open_device,
-	.close_device = vfio_pci_core_close_device,
+	.close_device = vfmig_close_device,
 	.ioctl = vfio_pci_core_ioctl,
 	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
 	.device_feature = vfio_pci_core_ioctl_feature,
@@ -103,6 +175,11 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_pci_core_register_device(&vmdev->core);
 	if (ret)
 		goto out_remove;
+
+	/* debugfs failures are not fatal (debugfs_create_* accept an error parent). */
+	vmdev->debugfs = debugfs_create_dir(pci_name(pdev), vfmig_debugfs_root);
+	debugfs_create_file("state", 0400, vmdev->debugfs, vmdev, &vfmig_state_fops);
+	debugfs_create_file("regs", 0400, vmdev->debugfs, vmdev, &vfmig_regs_fops);
 	return 0;
 
 out_remove:
@@ -117,6 +194,8 @@ static void vfmig_remove(struct pci_dev *pdev)
 	struct vfmig_device *vmdev =
 		container_of(pci_get_drvdata(pdev), struct vfmig_device, core);
 
+	/* Waits for running show callbacks; no new ones start. */
+	debugfs_remove(vmdev->debugfs);
 	vfio_pci_core_unregister_device(&vmdev->core);
 	vfmig_rs_remove(vmdev->rs);
 	vfio_put_device(&vmdev->core.vdev);
@@ -143,10 +222,17 @@ static struct pci_driver vfmig_pci_driver = {
 
 int vfmig_glue_register_driver(void)
 {
-	return pci_register_driver(&vfmig_pci_driver);
+	int ret;
+
+	vfmig_debugfs_root = debugfs_create_dir("vfmig", NULL);
+	ret = pci_register_driver(&vfmig_pci_driver);
+	if (ret)
+		debugfs_remove(vfmig_debugfs_root);
+	return ret;
 }
 
 void vfmig_glue_unregister_driver(void)
 {
 	pci_unregister_driver(&vfmig_pci_driver);
+	debugfs_remove(vfmig_debugfs_root);
 }

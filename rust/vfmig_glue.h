@@ -9,6 +9,8 @@
 #include <linux/types.h>
 
 struct pci_dev;
+struct seq_file;
+struct vfio_pci_core_device;
 
 /*
  * Identity of a PCI function as the Rust side sees it. Plain scalars so that no C structure
@@ -36,9 +38,29 @@ struct vfmig_pci_ident {
 /* Implemented in C, called from Rust. */
 int vfmig_glue_register_driver(void);
 void vfmig_glue_unregister_driver(void);
+/*
+ * The vfio_pci_core iomap of @bar and the BAR's length. Valid from vfio_pci_core_enable() to
+ * vfio_pci_core_disable(), i.e. while the device is open. -ENODEV etc. if the core could not
+ * request or map the BAR.
+ */
+int vfmig_glue_bar_iomap(struct vfio_pci_core_device *vdev, int bar, void __iomem **addr,
+			 u64 *len);
+/*
+ * Takes vdev->memory_lock for reading if the device's memory space is accessible (as
+ * vfio_pci_core checks before its own BAR accesses): 0 with the lock held, -EIO without.
+ */
+int vfmig_glue_mem_begin(struct vfio_pci_core_device *vdev);
+void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
 
 /* Implemented in Rust, called from C. */
 int vfmig_rs_probe(struct pci_dev *pdev, const struct vfmig_pci_ident *ident, void **rs);
 void vfmig_rs_remove(void *rs);
+/* open_device, after vfio_pci_core_enable(), before finish_enable(); an error fails the open. */
+int vfmig_rs_open(void *rs, struct vfio_pci_core_device *vdev);
+/* close_device, before vfio_pci_core_close_device(). */
+void vfmig_rs_close(void *rs);
+/* seq_file show callbacks of the debugfs files; 0 or a negative errno. */
+int vfmig_rs_show_state(void *rs, struct seq_file *m);
+int vfmig_rs_show_regs(void *rs, struct vfio_pci_core_device *vdev, struct seq_file *m);
 
 #endif /* VFMIG_GLUE_H */

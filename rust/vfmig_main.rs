@@ -9,7 +9,9 @@
 
 use kernel::prelude::*;
 
+mod bar;
 mod device;
+mod dump;
 mod ffi;
 mod provider;
 mod selftest;

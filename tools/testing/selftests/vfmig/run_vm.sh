@@ -101,8 +101,22 @@ for suite in "$(dirname "$0")"/suite_*.sh; do
 	. "$suite"
 done
 
-# --- teardown ---------------------------------------------------------------------------------
+# --- a function no provider drives is refused --------------------------------------------------
+# driver_override lets userspace offer vfmig any device; the PF (8086:10c9) must be refused with
+# ENODEV and stay unbound. Then igb gets the PF back.
 pci_unbind "$vf0"
+echo 0 >"/sys/bus/pci/devices/$pf/sriov_numvfs"
+echo "$pf" >/sys/bus/pci/drivers/igb/unbind
+echo vfmig >"/sys/bus/pci/devices/$pf/driver_override"
+err=$( (echo "$pf" >/sys/bus/pci/drivers_probe) 2>&1)
+diag "probe of the PF by vfmig: ${err:-succeeded}"
+tap_check probe.pf_refused test -z "$(pci_driver_of "$pf")"
+tap_check probe.pf_refused_logged sh -c "dmesg | grep -q 'vfmig: $pf: 8086:10c9 (PF) is not a function any provider drives'"
+echo >"/sys/bus/pci/devices/$pf/driver_override"
+echo "$pf" >/sys/bus/pci/drivers_probe
+tap_check probe.pf_back_to_igb test "$(pci_driver_of "$pf")" = igb
+
+# --- teardown ---------------------------------------------------------------------------------
 tap_check module.rmmod rmmod vfmig
 
 fails=$(grep -c '^not ok' "$VFMIG_OUT/results")
