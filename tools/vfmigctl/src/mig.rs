@@ -229,6 +229,18 @@ fn read_until(
     Ok(n)
 }
 
+/// Reports which device, path, features and state a walk starts from.
+fn announce(dev: &Device, w: &Walk<'_>, prog: &mut Progress) {
+    prog.say(&format!(
+        "{} via {} ({}): features {}, state {}",
+        dev.bdf,
+        dev.via.name(),
+        dev.node,
+        features_text(w.features),
+        w.cur.name()
+    ));
+}
+
 /// Saves the device state into `out`: RUNNING -> (PRE_COPY) -> STOP_COPY,
 /// read to the end, then STOP (and RUNNING with `resume`).
 pub fn save(
@@ -238,14 +250,7 @@ pub fn save(
     prog: &mut Progress,
 ) -> Result<SaveReport> {
     let mut w = Walk::new(dev)?;
-    prog.say(&format!(
-        "{} via {} ({}): features {}, state {}",
-        dev.bdf,
-        dev.via.name(),
-        dev.node,
-        features_text(w.features),
-        w.cur.name()
-    ));
+    announce(dev, &w, prog);
     let total = dev.data_size().ok();
     let mut rep = SaveReport::default();
     if opts.precopy && State::PreCopy.supported_by(w.features) && w.cur == State::Running {
@@ -279,14 +284,7 @@ pub struct RestoreOpts {
 /// STOP (the driver validates here), RUNNING.
 pub fn restore(dev: &Device, data: &[u8], opts: RestoreOpts, prog: &mut Progress) -> Result<State> {
     let mut w = Walk::new(dev)?;
-    prog.say(&format!(
-        "{} via {} ({}): features {}, state {}",
-        dev.bdf,
-        dev.via.name(),
-        dev.node,
-        features_text(w.features),
-        w.cur.name()
-    ));
+    announce(dev, &w, prog);
     w.goto(State::Resuming, prog)?;
     let total = u64::try_from(data.len()).ok();
     let mut sent: u64 = 0;
