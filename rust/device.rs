@@ -2,14 +2,20 @@
 
 //! Per-VF state of a function bound to vfmig.
 
+use core::mem::ManuallyDrop;
+
 use kernel::{
-    new_mutex,
+    new_mutex, new_spinlock,
     prelude::*,
     seq_file::{
         seq_print,
         SeqFile, //
     },
-    sync::Mutex,
+    sync::{
+        Mutex,
+        MutexGuard,
+        SpinLock, //
+    },
 };
 
 use crate::{
@@ -22,6 +28,10 @@ use crate::{
     provider::{self, Provider},
     shared::nic::NicVfState,
 };
+
+mod migration;
+
+pub(crate) use migration::migration_features;
 
 /// A PCI location, printed as `DDDD:BB:DD.F`.
 struct Bdf {
@@ -48,9 +58,16 @@ impl kernel::fmt::Display for Bdf {
 pub(crate) struct VfDevice {
     ident: PciIdent,
     provider: &'static dyn Provider,
-    /// What changes while the VF is bound: taken by the VFIO open/close hooks and by debugfs.
+    /// What changes while the VF is bound: taken by the VFIO open/close hooks, the migration
+    /// callbacks, the migration data fd's read/write and debugfs. Always taken through
+    /// [`VfDevice::lock`], whose guard runs a reset deferred by [`VfDevice::reset_done`].
     #[pin]
     state: Mutex<DevState>,
+    /// Set by [`VfDevice::reset_done`] when it could not take `state`: the holder of `state`
+    /// brings the migration state back to RUNNING before it unlocks (as xe/mlx5 do, since
+    /// the reset path holds the core's `memory_lock`, which vfmig takes under `state`).
+    #[pin]
+    reset_pending: SpinLock<bool>,
 }
 
 /// The mutable part of a [`VfDevice`].
@@ -59,6 +76,49 @@ struct DevState {
     /// it is closed. Dropped under the lock in [`VfDevice::close`], before `vfio_pci_core`
     /// unmaps the BAR, so every register access (made under the lock) sees a live mapping.
     bar0: Option<BarMapping>,
+    /// Migration state (`experimental_migration=1`); RUNNING otherwise.
+    mig: migration::Migration,
+}
+
+/// The `state` lock of a [`VfDevice`]. Dropping it first runs a reset that
+/// [`VfDevice::reset_done`] deferred, then unlocks.
+struct DevGuard<'a> {
+    dev: &'a VfDevice,
+    guard: ManuallyDrop<MutexGuard<'a, DevState>>,
+}
+
+impl core::ops::Deref for DevGuard<'_> {
+    type Target = DevState;
+
+    fn deref(&self) -> &DevState {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for DevGuard<'_> {
+    fn deref_mut(&mut self) -> &mut DevState {
+        &mut self.guard
+    }
+}
+
+impl Drop for DevGuard<'_> {
+    fn drop(&mut self) {
+        loop {
+            let mut pending = self.dev.reset_pending.lock();
+            if *pending {
+                *pending = false;
+                drop(pending);
+                self.guard.mig.reset();
+                continue;
+            }
+            // Unlock while `reset_pending` is held, so that a `reset_done` whose trylock failed
+            // has set the flag before this check, or finds the mutex free after it.
+            // SAFETY: `guard` is dropped exactly once, here, and not used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.guard) };
+            drop(pending);
+            break;
+        }
+    }
 }
 
 impl VfDevice {
@@ -97,7 +157,14 @@ impl VfDevice {
             try_pin_init!(VfDevice {
                 ident: *ident,
                 provider,
-                state <- new_mutex!(DevState { bar0: None }, "VfDevice::state"),
+                state <- new_mutex!(
+                    DevState {
+                        bar0: None,
+                        mig: migration::Migration::new(),
+                    },
+                    "VfDevice::state"
+                ),
+                reset_pending <- new_spinlock!(false, "VfDevice::reset_pending"),
             }),
             GFP_KERNEL,
         )
@@ -117,25 +184,62 @@ impl VfDevice {
         // drops this value under the lock.
         let bar0 = unsafe { BarMapping::new(addr, len) };
         pr_debug!("{}: open, BAR0 {} bytes\n", self.bdf(), bar0.size());
-        self.state.lock().bar0 = Some(bar0);
+        let mut st = self.lock();
+        st.bar0 = Some(bar0);
+        st.mig.reset();
         Ok(())
+    }
+
+    /// Takes the device's `state` lock (see [`DevGuard`]).
+    fn lock(&self) -> DevGuard<'_> {
+        DevGuard {
+            dev: self,
+            guard: ManuallyDrop::new(self.state.lock()),
+        }
+    }
+
+    /// The PCI core reset the function (`reset_done`: VFIO_DEVICE_RESET, FLR at open/close,
+    /// ...): the migration state goes back to RUNNING, every data fd stops working. Called with
+    /// the core's `memory_lock` held for writing, so `state` is only tried: if it is held, its
+    /// holder does the work when it unlocks.
+    pub(crate) fn reset_done(&self) {
+        let mut pending = self.reset_pending.lock();
+        *pending = true;
+        let Some(guard) = self.state.try_lock() else {
+            return;
+        };
+        drop(pending);
+        drop(DevGuard {
+            dev: self,
+            guard: ManuallyDrop::new(guard),
+        });
     }
 
     /// The VFIO device is being closed; `vfio_pci_core` unmaps the BARs right after.
     pub(crate) fn close(&self) {
-        self.state.lock().bar0 = None;
+        let mut st = self.lock();
+        st.mig.reset();
+        st.bar0 = None;
+        drop(st);
         pr_debug!("{}: closed\n", self.bdf());
     }
 
     /// Prints the debugfs `state` file: identity, provider, open or closed, migration state.
     pub(crate) fn show_state(&self, m: &SeqFile) {
-        let open = self.state.lock().bar0.is_some();
+        let (open, mig) = {
+            let st = self.lock();
+            (st.bar0.is_some(), st.mig.state())
+        };
         seq_print!(m, "provider: {}\n", self.provider.name());
         seq_print!(m, "vf_index: {}\n", self.ident.vf_id);
         seq_print!(m, "pf: {}\n", self.pf_bdf());
         seq_print!(m, "device: {}\n", if open { "open" } else { "closed" });
-        // No migration ops are registered yet (a MIGRATION feature query answers ENOTTY).
-        seq_print!(m, "migration_state: n/a\n");
+        if migration_features() == 0 {
+            // No migration ops are registered (a MIGRATION feature query answers ENOTTY).
+            seq_print!(m, "migration_state: n/a\n");
+        } else {
+            seq_print!(m, "migration_state: {}\n", mig.name());
+        }
     }
 
     /// Prints the debugfs `regs` file: a snapshot of the VF's registers, taken now. `ENODEV`
@@ -144,7 +248,7 @@ impl VfDevice {
     pub(crate) fn show_regs(&self, core: &CoreDevice<'_>, m: &SeqFile) -> Result {
         let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
         {
-            let st = self.state.lock();
+            let st = self.lock();
             let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
             let _mem = core.mem_access()?;
             self.provider.snapshot(bar0, &mut snap)?;

@@ -17,10 +17,17 @@ use kernel::{
     ffi::c_int,
     prelude::*,
     seq_file::SeqFile,
-    types::ForeignOwnable, //
+    types::ForeignOwnable,
+    uaccess::UserPtr, //
 };
 
-use crate::device::VfDevice;
+use crate::{
+    device::{
+        self,
+        VfDevice, //
+    },
+    shared::nic::PfVfConfig,
+};
 
 /// How the C shell holds the per-device state between calls.
 type DevicePtr = Pin<KBox<VfDevice>>;
@@ -63,7 +70,28 @@ pub(crate) struct PciIdent {
 const PCI_IDENT_SIZE: usize = 28;
 const _: () = assert!(core::mem::size_of::<PciIdent>() == PCI_IDENT_SIZE);
 
+/// The PF driver's view of a VF (`struct vfmig_pf_vf_config`, from `ndo_get_vf_config`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct PfVfConfigC {
+    mac: [u8; 6],
+    vlan: u16,
+    vlan_proto: u16,
+    qos: u8,
+    spoofchk: u8,
+    trusted: u8,
+    link_state: u8,
+    reserved: u16,
+    min_tx_rate: u32,
+    max_tx_rate: u32,
+}
+
+/// `VFMIG_PF_VF_CONFIG_SIZE` in `vfmig_glue.h`.
+const PF_VF_CONFIG_SIZE: usize = 24;
+const _: () = assert!(core::mem::size_of::<PfVfConfigC>() == PF_VF_CONFIG_SIZE);
+
 mod c {
+    use super::PfVfConfigC;
     use core::ffi::c_void;
     use kernel::ffi::c_int;
 
@@ -78,6 +106,7 @@ mod c {
         ) -> c_int;
         pub(super) fn vfmig_glue_mem_begin(vdev: *mut c_void) -> c_int;
         pub(super) fn vfmig_glue_mem_end(vdev: *mut c_void);
+        pub(super) fn vfmig_glue_pf_vf_config(vdev: *mut c_void, out: *mut PfVfConfigC) -> c_int;
     }
 }
 
@@ -130,6 +159,30 @@ impl CoreDevice<'_> {
             ptr: self.ptr,
             _dev: PhantomData,
         })
+    }
+}
+
+impl CoreDevice<'_> {
+    /// The PF driver's administrative configuration of this VF (`ndo_get_vf_config` of the PF
+    /// netdev, under `rtnl_lock`; the caller holds no vfmig lock). `ENODEV` if the PF has no
+    /// netdev with VF ops; `EINVAL` if the PF driver reports values the state format cannot
+    /// carry.
+    pub(crate) fn pf_vf_config(&self) -> Result<PfVfConfig> {
+        let mut c = PfVfConfigC::default();
+        // SAFETY: `self.ptr` is a live core device (type invariant); `c` is valid for writes.
+        to_result(unsafe { c::vfmig_glue_pf_vf_config(self.ptr, &mut c) })?;
+        let cfg = PfVfConfig {
+            mac: c.mac,
+            vlan: c.vlan,
+            vlan_proto: c.vlan_proto,
+            qos: c.qos,
+            spoofchk: c.spoofchk,
+            trusted: c.trusted,
+            link_state: c.link_state,
+            min_tx_rate: c.min_tx_rate,
+            max_tx_rate: c.max_tx_rate,
+        };
+        Ok(cfg)
     }
 }
 
@@ -273,4 +326,139 @@ unsafe extern "C" fn vfmig_rs_show_regs(
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// The migration features to register (`VFIO_MIGRATION_*`), 0 for none: the C shell sets
+/// `migration_flags` and `mig_ops` before registering a device only if this is non-zero.
+#[no_mangle]
+extern "C" fn vfmig_rs_migration_flags() -> u32 {
+    device::migration_features()
+}
+
+/// `migration_set_state`. Returns 1 with `*new_gen` set if the caller must return a new data fd
+/// (of that generation), 0 if not, or a negative errno. In every case `*live_gen` is the
+/// generation of the only data fd that still works (0: none): the caller disables older ones.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`]; `vdev` is the device's registered, open
+/// `struct vfio_pci_core_device`; `new_gen` and `live_gen` are valid for writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_set_state(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    new_state: u32,
+    new_gen: *mut u64,
+    live_gen: *mut u64,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: The caller guarantees `vdev` is live for the duration of this call.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    let (res, live) = dev.mig_set_state(&core, new_state);
+    // SAFETY: The caller guarantees `live_gen` is valid for writes.
+    unsafe { *live_gen = live };
+    match res {
+        Ok(Some(gen)) => {
+            // SAFETY: The caller guarantees `new_gen` is valid for writes.
+            unsafe { *new_gen = gen };
+            1
+        }
+        Ok(None) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `migration_get_state`.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`]; `state` is valid for writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_get_state(rs: *mut c_void, state: *mut u32) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: The caller guarantees `state` is valid for writes.
+    unsafe { *state = dev.mig_get_state() };
+    0
+}
+
+/// `migration_get_data_size`.
+///
+/// # Safety
+///
+/// As for [`vfmig_rs_mig_set_state`]; `len` is valid for writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_data_size(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    len: *mut u64,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: The caller guarantees `vdev` is live for the duration of this call.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    match dev.mig_data_size(&core) {
+        Ok(n) => {
+            // SAFETY: The caller guarantees `len` is valid for writes.
+            unsafe { *len = n as u64 };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Converts a byte count or an error to a `ssize_t` return.
+fn ssize(res: Result<usize>) -> isize {
+    match res {
+        Ok(n) => isize::try_from(n).unwrap_or(isize::MAX),
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// `read()` of a save data fd of generation `gen`.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`] (the C shell calls this only for a data file it has not
+/// disabled, which it does before the device is closed); `buf` is a userspace pointer.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_read(
+    rs: *mut c_void,
+    gen: u64,
+    buf: *mut c_void,
+    len: usize,
+) -> isize {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    ssize(dev.mig_read(gen, UserPtr::from_ptr(buf), len))
+}
+
+/// `write()` of a resume data fd of generation `gen`.
+///
+/// # Safety
+///
+/// As for [`vfmig_rs_mig_read`].
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_write(
+    rs: *mut c_void,
+    gen: u64,
+    buf: *mut c_void,
+    len: usize,
+) -> isize {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    ssize(dev.mig_write(gen, UserPtr::from_ptr(buf), len))
+}
+
+/// The `reset_done` PCI error handler: the function was reset.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`].
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_reset_done(rs: *mut c_void) {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    dev.reset_done();
 }

@@ -33,6 +33,34 @@ pub(crate) trait Provider: Sync {
     /// provider (shadows, PF side). The device is not quiesced: a consistent snapshot of a
     /// running VF is the caller's business (issue 4 stops it first).
     fn snapshot(&self, bar0: &BarMapping, state: &mut nic::NicVfState) -> Result;
+
+    /// Stops the VF's DMA (RUNNING -> RUNNING_P2P): saves the guest's queue controls into
+    /// `saved`, clears every queue's enable and waits (bounded) until the queues read back
+    /// disabled and nothing is left to send. `ETIMEDOUT` if the device does not stop.
+    fn quiesce(&self, bar0: &BarMapping, saved: &mut QueueCtl) -> Result;
+
+    /// Restarts the VF (RUNNING_P2P -> RUNNING): writes the queue controls in `saved` back,
+    /// then rewrites the tails, which restarts reception and transmission.
+    fn unquiesce(&self, bar0: &BarMapping, saved: &QueueCtl) -> Result;
+
+    /// Programs a decoded, validated state into a stopped VF (RESUMING -> STOP): every queue
+    /// is left disabled with its registers set, and the queue controls to enable on RUNNING
+    /// are returned in `ctl` (written by [`Provider::unquiesce`]). An error means the VF may be
+    /// partly programmed: the caller resets it ([`Provider::reset`]).
+    fn restore(&self, bar0: &BarMapping, state: &nic::NicVfState, ctl: &mut QueueCtl) -> Result;
+
+    /// Resets the VF through its own BAR (a function-level software reset), leaving it as any
+    /// reset leaves it.
+    fn reset(&self, bar0: &BarMapping) -> Result;
+}
+
+/// The guest's queue control registers, saved while vfmig holds the queues disabled.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct QueueCtl {
+    /// Rx queue controls, per queue.
+    pub(crate) rx: [u32; nic::MAX_QUEUES],
+    /// Tx queue controls, per queue.
+    pub(crate) tx: [u32; nic::MAX_QUEUES],
 }
 
 /// All providers, tried in order.

@@ -8,14 +8,22 @@
  * declared in vfmig_glue.h. Module init/exit are Rust's (module! in vfmig_main.rs), which
  * registers this driver through vfmig_glue_register_driver().
  *
+ * Migration (module parameter experimental_migration=1): the vfio_migration_ops and the data
+ * fd's file_operations are here; every decision (arcs, stream, generations) is Rust's. The
+ * reset_done error handler tells Rust the function was reset (migration state back to RUNNING).
+ *
  * debugfs (/sys/kernel/debug/vfmig/<BDF>/{state,regs}) is created here because a read of
  * "regs" must fail with -ENODEV while the device is closed, and the Rust debugfs abstraction's
  * read callbacks cannot return an errno; the seq_file show callbacks call into Rust, which
  * prints.
  */
+#include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
+#include <linux/file.h>
 #include <linux/module.h>
+#include <linux/netdevice.h>
 #include <linux/pci.h>
+#include <linux/rtnetlink.h>
 #include <linux/seq_file.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
@@ -27,12 +35,35 @@
  * @core: the vfio-pci core device; must be first-class drvdata for vfio_pci_core
  * @rs: the Rust per-device state, owned by the Rust side (vfmig_rs_probe/remove)
  * @debugfs: the device's debugfs directory, /sys/kernel/debug/vfmig/<BDF>
+ * @migf_lock: protects @migf; outside every other vfmig lock
+ * @migf: the last migration data file handed out (a reference is held), or NULL
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core;
 	void *rs;
 	struct dentry *debugfs;
+	struct mutex migf_lock;
+	struct vfmig_mig_file *migf;
 };
+
+/**
+ * struct vfmig_mig_file - a migration data fd (save: read, resume: write)
+ * @filp: the anon inode file
+ * @lock: serializes read/write and protects @disabled; taken before the Rust state lock
+ * @disabled: set (under @lock) when the device is closed or the file is superseded; a disabled
+ *            file never touches @vmdev again, so it may outlive the device
+ * @vmdev: the device
+ * @gen: the Rust generation of this file; Rust refuses read/write once it is stale
+ */
+struct vfmig_mig_file {
+	struct file *filp;
+	struct mutex lock;
+	bool disabled;
+	struct vfmig_device *vmdev;
+	u64 gen;
+};
+
+static_assert(sizeof(struct vfmig_pf_vf_config) == VFMIG_PF_VF_CONFIG_SIZE);
 
 /* /sys/kernel/debug/vfmig, from driver registration to unregistration. */
 static struct dentry *vfmig_debugfs_root;
@@ -92,6 +123,250 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev)
 	up_read(&vdev->memory_lock);
 }
 
+int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out)
+{
+	struct pci_dev *pdev = vdev->pdev, *pf;
+	struct net_device *nd;
+	struct ifla_vf_info ivi;
+	int vf, ret = -ENODEV;
+
+	if (!pdev->is_virtfn)
+		return -ENODEV;
+	pf = pci_physfn(pdev);
+	vf = pci_iov_vf_id(pdev);
+	if (vf < 0)
+		return vf;
+
+	/* As rtnl_fill_vfinfo() prepares it for the PF driver. */
+	memset(&ivi, 0, sizeof(ivi));
+	ivi.vlan_proto = htons(ETH_P_8021Q);
+	ivi.spoofchk = -1;
+	ivi.rss_query_en = -1;
+	ivi.trusted = -1;
+
+	rtnl_lock();
+	for_each_netdev(&init_net, nd) {
+		if (nd->dev.parent != &pf->dev || !nd->netdev_ops->ndo_get_vf_config)
+			continue;
+		ret = nd->netdev_ops->ndo_get_vf_config(nd, vf, &ivi);
+		break;
+	}
+	rtnl_unlock();
+	if (ret)
+		return ret;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out->mac, ivi.mac, sizeof(out->mac));
+	out->vlan = ivi.vlan;
+	out->vlan_proto = ntohs(ivi.vlan_proto);
+	out->qos = ivi.qos;
+	out->spoofchk = ivi.spoofchk == 1;	/* -1: not reported */
+	out->trusted = ivi.trusted == 1;
+	out->link_state = ivi.linkstate;
+	out->min_tx_rate = ivi.min_tx_rate;
+	out->max_tx_rate = ivi.max_tx_rate;
+	if (ivi.vlan > 4095 || ivi.qos > 7 || ivi.linkstate > IFLA_VF_LINK_STATE_DISABLE)
+		return -EINVAL;
+	return 0;
+}
+
+/* Marks @migf disabled: no read/write reaches the device any more. */
+static void vfmig_disable_file(struct vfmig_mig_file *migf)
+{
+	mutex_lock(&migf->lock);
+	migf->disabled = true;
+	mutex_unlock(&migf->lock);
+}
+
+/* Disables and drops the device's data file unless it is generation @live. migf_lock held. */
+static void vfmig_put_stale_file(struct vfmig_device *vmdev, u64 live)
+{
+	struct vfmig_mig_file *migf = vmdev->migf;
+
+	lockdep_assert_held(&vmdev->migf_lock);
+	if (!migf || (live && migf->gen == live))
+		return;
+	vfmig_disable_file(migf);
+	fput(migf->filp);
+	vmdev->migf = NULL;
+}
+
+static int vfmig_mig_release(struct inode *inode, struct file *filp)
+{
+	struct vfmig_mig_file *migf = filp->private_data;
+
+	mutex_destroy(&migf->lock);
+	kfree(migf);
+	return 0;
+}
+
+static ssize_t vfmig_mig_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
+{
+	struct vfmig_mig_file *migf = filp->private_data;
+	ssize_t ret;
+
+	if (pos)
+		return -ESPIPE;
+	mutex_lock(&migf->lock);
+	if (migf->disabled)
+		ret = -ENODEV;
+	else
+		ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, buf, len);
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+static ssize_t vfmig_mig_write(struct file *filp, const char __user *buf, size_t len,
+			       loff_t *pos)
+{
+	struct vfmig_mig_file *migf = filp->private_data;
+	ssize_t ret;
+
+	if (pos)
+		return -ESPIPE;
+	mutex_lock(&migf->lock);
+	if (migf->disabled)
+		ret = -ENODEV;
+	else
+		ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, buf, len);
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO is valid only in the PRE_COPY states, which vfmig does not offer:
+ * -EINVAL as the uAPI asks of "any other migration state"; anything else is not ours.
+ */
+static long vfmig_mig_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	if (cmd == VFIO_MIG_GET_PRECOPY_INFO)
+		return -EINVAL;
+	return -ENOTTY;
+}
+
+static const struct file_operations vfmig_save_fops = {
+	.owner = THIS_MODULE,
+	.read = vfmig_mig_read,
+	.unlocked_ioctl = vfmig_mig_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = vfmig_mig_release,
+	.llseek = noop_llseek,
+};
+
+static const struct file_operations vfmig_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = vfmig_mig_write,
+	.unlocked_ioctl = vfmig_mig_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = vfmig_mig_release,
+	.llseek = noop_llseek,
+};
+
+static struct vfmig_mig_file *vfmig_alloc_file(struct vfmig_device *vmdev, bool save)
+{
+	struct vfmig_mig_file *migf;
+	struct file *filp;
+
+	migf = kzalloc_obj(*migf, GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&migf->lock);
+	migf->vmdev = vmdev;
+	filp = anon_inode_getfile("vfmig_mig", save ? &vfmig_save_fops : &vfmig_resume_fops,
+				  migf, save ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(filp)) {
+		mutex_destroy(&migf->lock);
+		kfree(migf);
+		return ERR_CAST(filp);
+	}
+	migf->filp = filp;
+	stream_open(filp->f_inode, filp);
+	return migf;
+}
+
+static struct file *vfmig_set_state(struct vfio_device *core_vdev,
+				    enum vfio_device_mig_state new_state)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	struct vfmig_mig_file *migf = NULL;
+	u64 new_gen = 0, live_gen = 0;
+	int ret;
+
+	/*
+	 * Only the arcs into STOP_COPY and RESUMING return a data fd (no PRE_COPY): make the file
+	 * first, so that a failure to make it cannot follow a state change.
+	 */
+	if (new_state == VFIO_DEVICE_STATE_STOP_COPY || new_state == VFIO_DEVICE_STATE_RESUMING) {
+		migf = vfmig_alloc_file(vmdev, new_state == VFIO_DEVICE_STATE_STOP_COPY);
+		if (IS_ERR(migf))
+			return ERR_CAST(migf);
+	}
+
+	mutex_lock(&vmdev->migf_lock);
+	ret = vfmig_rs_mig_set_state(vmdev->rs, &vmdev->core, new_state, &new_gen, &live_gen);
+	vfmig_put_stale_file(vmdev, live_gen);
+	if (ret == 1 && migf) {
+		migf->gen = new_gen;
+		vmdev->migf = migf;
+		get_file(migf->filp);	/* one reference for vmdev->migf, one for the fd */
+		mutex_unlock(&vmdev->migf_lock);
+		return migf->filp;
+	}
+	mutex_unlock(&vmdev->migf_lock);
+	if (migf)
+		fput(migf->filp);	/* never reached Rust's state: release frees it */
+	if (ret < 0)
+		return ERR_PTR(ret);
+	return ret ? ERR_PTR(-EINVAL) : NULL;
+}
+
+static int vfmig_get_state(struct vfio_device *core_vdev, enum vfio_device_mig_state *state)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	u32 s;
+	int ret;
+
+	ret = vfmig_rs_mig_get_state(vmdev->rs, &s);
+	if (!ret)
+		*state = s;
+	return ret;
+}
+
+static int vfmig_get_data_size(struct vfio_device *core_vdev, unsigned long *len)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	u64 n;
+	int ret;
+
+	ret = vfmig_rs_mig_data_size(vmdev->rs, &vmdev->core, &n);
+	if (!ret)
+		*len = n;
+	return ret;
+}
+
+static const struct vfio_migration_ops vfmig_mig_ops = {
+	.migration_set_state = vfmig_set_state,
+	.migration_get_state = vfmig_get_state,
+	.migration_get_data_size = vfmig_get_data_size,
+};
+
+static void vfmig_reset_done(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
+	struct vfmig_device *vmdev;
+
+	if (!core)
+		return;
+	vmdev = container_of(core, struct vfmig_device, core);
+	if (vmdev->rs)
+		vfmig_rs_reset_done(vmdev->rs);
+}
+
+static const struct pci_error_handlers vfmig_err_handlers = {
+	.reset_done = vfmig_reset_done,
+	.error_detected = vfio_pci_core_aer_err_detected,
+};
+
 static int vfmig_open_device(struct vfio_device *core_vdev)
 {
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
@@ -115,7 +390,10 @@ static void vfmig_close_device(struct vfio_device *core_vdev)
 {
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 
+	mutex_lock(&vmdev->migf_lock);
 	vfmig_rs_close(vmdev->rs);
+	vfmig_put_stale_file(vmdev, 0);
+	mutex_unlock(&vmdev->migf_lock);
 	vfio_pci_core_close_device(core_vdev);
 }
 
@@ -135,10 +413,26 @@ static int vfmig_regs_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(vfmig_regs);
 
+static int vfmig_init_dev(struct vfio_device *core_vdev)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	mutex_init(&vmdev->migf_lock);
+	return vfio_pci_core_init_dev(core_vdev);
+}
+
+static void vfmig_release_dev(struct vfio_device *core_vdev)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	mutex_destroy(&vmdev->migf_lock);
+	vfio_pci_core_release_dev(core_vdev);
+}
+
 static const struct vfio_device_ops vfmig_ops = {
 	.name = "vfmig",
-	.init = vfio_pci_core_init_dev,
-	.release = vfio_pci_core_release_dev,
+	.init = vfmig_init_dev,
+	.release = vfmig_release_dev,
 	.open_device = vfmig_open_device,
 	.close_device = vfmig_close_device,
 	.ioctl = vfio_pci_core_ioctl,
@@ -160,6 +454,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct vfmig_pci_ident ident;
 	struct vfmig_device *vmdev;
+	u32 mig_flags;
 	int ret;
 
 	vmdev = vfio_alloc_device(vfmig_device, core.vdev, &pdev->dev, &vfmig_ops);
@@ -170,6 +465,13 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfmig_rs_probe(pdev, &ident, &vmdev->rs);
 	if (ret)
 		goto out_put;
+
+	/* Rust decides whether migration is offered (module parameter experimental_migration). */
+	mig_flags = vfmig_rs_migration_flags();
+	if (mig_flags) {
+		vmdev->core.vdev.migration_flags = mig_flags;
+		vmdev->core.vdev.mig_ops = &vfmig_mig_ops;
+	}
 
 	dev_set_drvdata(&pdev->dev, &vmdev->core);
 	ret = vfio_pci_core_register_device(&vmdev->core);
@@ -216,7 +518,7 @@ static struct pci_driver vfmig_pci_driver = {
 	.id_table = vfmig_pci_table,
 	.probe = vfmig_probe,
 	.remove = vfmig_remove,
-	.err_handler = &vfio_pci_core_err_handlers,
+	.err_handler = &vfmig_err_handlers,
 	.driver_managed_dma = true,
 };
 

@@ -35,6 +35,24 @@ struct vfmig_pci_ident {
 };
 #define VFMIG_PCI_IDENT_SIZE 28
 
+/*
+ * The PF driver's administrative view of a VF (ndo_get_vf_config), as plain scalars. Mirrored by
+ * `ffi::PfVfConfigC`; the size is checked on both sides.
+ */
+struct vfmig_pf_vf_config {
+	u8 mac[6];
+	u16 vlan;
+	u16 vlan_proto;		/* host order: ETH_P_8021Q or ETH_P_8021AD */
+	u8 qos;
+	u8 spoofchk;		/* 0 or 1 */
+	u8 trusted;		/* 0 or 1 */
+	u8 link_state;		/* IFLA_VF_LINK_STATE_* */
+	u16 reserved;
+	u32 min_tx_rate;	/* Mbit/s */
+	u32 max_tx_rate;	/* Mbit/s */
+};
+#define VFMIG_PF_VF_CONFIG_SIZE 24
+
 /* Implemented in C, called from Rust. */
 int vfmig_glue_register_driver(void);
 void vfmig_glue_unregister_driver(void);
@@ -51,6 +69,11 @@ int vfmig_glue_bar_iomap(struct vfio_pci_core_device *vdev, int bar, void __iome
  */
 int vfmig_glue_mem_begin(struct vfio_pci_core_device *vdev);
 void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
+/*
+ * The PF netdev's ndo_get_vf_config() for this VF, under rtnl_lock (the caller holds no vfmig
+ * lock). -ENODEV if the function is not a VF or its PF has no netdev with VF ops.
+ */
+int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out);
 
 /* Implemented in Rust, called from C. */
 int vfmig_rs_probe(struct pci_dev *pdev, const struct vfmig_pci_ident *ident, void **rs);
@@ -62,5 +85,26 @@ void vfmig_rs_close(void *rs);
 /* seq_file show callbacks of the debugfs files; 0 or a negative errno. */
 int vfmig_rs_show_state(void *rs, struct seq_file *m);
 int vfmig_rs_show_regs(void *rs, struct vfio_pci_core_device *vdev, struct seq_file *m);
+
+/*
+ * Migration (uAPI v2). vfmig_rs_migration_flags() is the VFIO_MIGRATION_* set to register (0:
+ * no mig_ops, the module parameter experimental_migration is off).
+ *
+ * vfmig_rs_mig_set_state() moves the device to @new_state (walking single arcs); it returns 1
+ * if the caller must return a new data fd of generation *@new_gen, 0 if not, or -errno. Either
+ * way *@live_gen is the generation of the only data fd that still works (0: none); the caller
+ * disables any other. Read/write of a data fd go to Rust with the fd's generation, which
+ * answers -ENODEV once the state that created it is left. Lock order: see
+ * rust/device/migration.rs (migf_lock and a data file's lock are taken outside every Rust lock).
+ */
+u32 vfmig_rs_migration_flags(void);
+int vfmig_rs_mig_set_state(void *rs, struct vfio_pci_core_device *vdev, u32 new_state,
+			   u64 *new_gen, u64 *live_gen);
+int vfmig_rs_mig_get_state(void *rs, u32 *state);
+int vfmig_rs_mig_data_size(void *rs, struct vfio_pci_core_device *vdev, u64 *len);
+ssize_t vfmig_rs_mig_read(void *rs, u64 gen, char __user *buf, size_t len);
+ssize_t vfmig_rs_mig_write(void *rs, u64 gen, const char __user *buf, size_t len);
+/* reset_done PCI error handler; may run with the core's memory_lock held for writing. */
+void vfmig_rs_reset_done(void *rs);
 
 #endif /* VFMIG_GLUE_H */

@@ -23,6 +23,12 @@ module! {
     authors: ["vfmig developers"],
     description: "VFIO PCI variant driver with live migration for SR-IOV NIC virtual functions",
     license: "GPL",
+    params: {
+        experimental_migration: bool {
+            default: false,
+            description: "Offer VFIO migration (STOP_COPY, P2P): first cut, see Documentation/vfmig/design.rst",
+        },
+    },
 }
 
 /// The loaded module: holds the registration of the `vfmig` PCI driver.
@@ -31,9 +37,15 @@ struct VfmigModule;
 impl kernel::Module for VfmigModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         ffi::register_driver()?;
+        let migration = if device::migration_features() != 0 {
+            "on (experimental)"
+        } else {
+            "off"
+        };
         pr_info!(
-            "registered for {} device provider(s)\n",
-            provider::PROVIDERS.len()
+            "registered for {} device provider(s), migration {}\n",
+            provider::PROVIDERS.len(),
+            migration
         );
         Ok(VfmigModule)
     }

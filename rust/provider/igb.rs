@@ -4,6 +4,7 @@
 
 use kernel::{
     io::{
+        poll::read_poll_timeout,
         register::{
             Array,
             RegisterBase,
@@ -14,9 +15,13 @@ use kernel::{
         Region, //
     },
     prelude::*,
+    time::Delta,
 };
 
-use super::Provider;
+use super::{
+    Provider,
+    QueueCtl, //
+};
 use crate::{
     bar::BarMapping,
     ffi::PciIdent,
@@ -81,12 +86,206 @@ impl Provider for Igb82576Vf {
         st.irq = Some(interrupts(io)?);
         st.mailbox = Some(mailbox(io)?);
         st.stats = Some(stats(io));
-        // TODO(issue 4): the PF-side VF configuration (MAC, VLAN, spoof check, trust, rate,
-        // link state) is not in the VF BAR; it comes from the PF driver's VF ops
-        // (`ndo_get_vf_config`).
+        // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
+        // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
+        // (`CoreDevice::pf_vf_config`) when it saves; applying it on the target is the
+        // TODO(issue 4) in `restore`.
         st.pf = None;
         Ok(())
     }
+
+    fn quiesce(&self, bar: &BarMapping, saved: &mut QueueCtl) -> Result {
+        let io = bar.io::<BAR0_SIZE>()?;
+        *saved = QueueCtl::default();
+        saved.rx[0] = rx_disable::<RxQ0>(io);
+        saved.rx[1] = rx_disable::<RxQ1>(io);
+        saved.tx[0] = tx_disable::<TxQ0>(io);
+        saved.tx[1] = tx_disable::<TxQ1>(io);
+        // QEMU completes a queue disable at once and transmits synchronously inside the TDT
+        // write; silicon finishes in-flight descriptors first (datasheet: poll the enable bit).
+        let tx_was_on = [
+            saved.tx[0] & regs::TXDCTL::ENABLE_MASK != 0,
+            saved.tx[1] & regs::TXDCTL::ENABLE_MASK != 0,
+        ];
+        read_poll_timeout(
+            || Ok(quiescent(io, tx_was_on)),
+            |done: &bool| *done,
+            Delta::from_micros(50),
+            Delta::from_millis(QUIESCE_TIMEOUT_MS),
+        )
+        .map(|_| ())
+    }
+
+    fn unquiesce(&self, bar: &BarMapping, saved: &QueueCtl) -> Result {
+        let io = bar.io::<BAR0_SIZE>()?;
+        rx_enable::<RxQ0>(io, saved.rx[0]);
+        rx_enable::<RxQ1>(io, saved.rx[1]);
+        tx_enable::<TxQ0>(io, saved.tx[0]);
+        tx_enable::<TxQ1>(io, saved.tx[1]);
+        Ok(())
+    }
+
+    fn restore(&self, bar: &BarMapping, st: &NicVfState, ctl: &mut QueueCtl) -> Result {
+        let io = bar.io::<BAR0_SIZE>()?;
+        // The decoder checked the counts (`igb::PROVIDER.check_state`): two queues each way,
+        // NUM_VECTORS vectors, MAILBOX_DWORDS dwords.
+        let (Some(irq), Some(mbx)) = (&st.irq, &st.mailbox) else {
+            return Err(EINVAL);
+        };
+        let (rx, tx) = (st.rx(), st.tx());
+        let (Some(rx0), Some(rx1), Some(tx0), Some(tx1)) =
+            (rx.first(), rx.get(1), tx.first(), tx.get(1))
+        else {
+            return Err(EINVAL);
+        };
+        *ctl = QueueCtl::default();
+        ctl.rx[0] = rx_program::<RxQ0>(io, rx0);
+        ctl.rx[1] = rx_program::<RxQ1>(io, rx1);
+        ctl.tx[0] = tx_program::<TxQ0>(io, tx0);
+        ctl.tx[1] = tx_program::<TxQ1>(io, tx1);
+        // The interrupt registers that read back what the guest wrote.
+        io.write_reg(regs::EIAC::from(irq.auto_clear));
+        io.write_reg(regs::EIAM::from(irq.auto_mask));
+        for (n, v) in irq.itr().iter().enumerate() {
+            io.try_write(regs::EITR::try_at(n).ok_or(EINVAL)?, regs::EITR::from(*v))?;
+        }
+        // TODO(issue 4): EIMS (the effective mask, from the shadow), IVAR0/IVAR_MISC (from the
+        // shadow) and the pending causes (re-raised with EICS) are not restored: the snapshot
+        // saves them as 0 until the trapped-page shadows exist.
+        for (n, v) in mbx.mem().iter().enumerate() {
+            io.try_write(
+                regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
+                regs::VMBMEM::from(*v),
+            )?;
+        }
+        // TODO(issue 4): the mailbox status (V2PMAILBOX read-to-clear bits) is not re-raised
+        // and the PF-side view of the VF (its MAC filter, VLANs, multicast list, VFRE/VFTE,
+        // which every VF reset clears) is not rebuilt: replay the guest's mailbox conversation
+        // with the PF and apply `st.pf` through the PF netdev's ndo_set_vf_* (rtnl_lock).
+        Ok(())
+    }
+
+    fn reset(&self, bar: &BarMapping) -> Result {
+        let io = bar.io::<BAR0_SIZE>()?;
+        io.write_reg(regs::CTRL::zeroed().with_rst(true));
+        Ok(())
+    }
+}
+
+/// Bound on the wait for the queues to stop in [`Provider::quiesce`].
+const QUIESCE_TIMEOUT_MS: i64 = 100;
+
+/// Whether every queue reads back disabled and each Tx queue that was enabled has sent what
+/// it was given (head == tail).
+fn quiescent(io: Bar0<'_>, tx_was_on: [bool; 2]) -> bool {
+    use regs::{
+        RXDCTL,
+        TDH,
+        TDT,
+        TXDCTL, //
+    };
+    let rx_off = !io.read(RXDCTL::of::<RxQ0>()).enable() && !io.read(RXDCTL::of::<RxQ1>()).enable();
+    let tx_off = !io.read(TXDCTL::of::<TxQ0>()).enable() && !io.read(TXDCTL::of::<TxQ1>()).enable();
+    let drained = |on: bool, head: u32, tail: u32| !on || head == tail;
+    rx_off
+        && tx_off
+        && drained(
+            tx_was_on[0],
+            io.read(TDH::of::<TxQ0>()).into_raw(),
+            io.read(TDT::of::<TxQ0>()).into_raw(),
+        )
+        && drained(
+            tx_was_on[1],
+            io.read(TDH::of::<TxQ1>()).into_raw(),
+            io.read(TDT::of::<TxQ1>()).into_raw(),
+        )
+}
+
+/// Saves Rx queue `B`'s control and clears its enable; returns the saved value.
+fn rx_disable<B: RegisterBase<RxQueue>>(io: Bar0<'_>) -> u32 {
+    let ctl = io.read(regs::RXDCTL::of::<B>());
+    io.write(WithBase::of::<B>(), ctl.with_enable(false));
+    ctl.into_raw()
+}
+
+/// Saves Tx queue `B`'s control and clears its enable; returns the saved value.
+fn tx_disable<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> u32 {
+    let ctl = io.read(regs::TXDCTL::of::<B>());
+    io.write(WithBase::of::<B>(), ctl.with_enable(false));
+    ctl.into_raw()
+}
+
+/// Writes Rx queue `B`'s control back, then its tail (which restarts reception).
+fn rx_enable<B: RegisterBase<RxQueue>>(io: Bar0<'_>, ctl: u32) {
+    io.write(WithBase::of::<B>(), regs::RXDCTL::from(ctl));
+    let tail = io.read(regs::RDT::of::<B>());
+    io.write(WithBase::of::<B>(), tail);
+}
+
+/// Writes Tx queue `B`'s control back, then its tail (which restarts transmission).
+fn tx_enable<B: RegisterBase<TxQueue>>(io: Bar0<'_>, ctl: u32) {
+    io.write(WithBase::of::<B>(), regs::TXDCTL::from(ctl));
+    let tail = io.read(regs::TDT::of::<B>());
+    io.write(WithBase::of::<B>(), tail);
+}
+
+/// The low 32 bits of an address.
+fn lo32(v: u64) -> u32 {
+    (v & 0xffff_ffff) as u32
+}
+
+/// The high 32 bits of an address.
+fn hi32(v: u64) -> u32 {
+    (v >> 32) as u32
+}
+
+/// Programs Rx queue `B` from `r` with the queue disabled (igb-migration.rst: base, length and
+/// SRRCTL, then head, then tail); returns the control to write when the VF runs.
+fn rx_program<B: RegisterBase<RxQueue>>(io: Bar0<'_>, r: &Ring) -> u32 {
+    use regs::{
+        RDBAH,
+        RDBAL,
+        RDH,
+        RDLEN,
+        RDT,
+        RXDCTL,
+        SRRCTL, //
+    };
+    let ctl = RXDCTL::from(r.ctrl);
+    io.write(WithBase::of::<B>(), ctl.with_enable(false));
+    io.write(WithBase::of::<B>(), RDBAL::from(lo32(r.base)));
+    io.write(WithBase::of::<B>(), RDBAH::from(hi32(r.base)));
+    io.write(WithBase::of::<B>(), RDLEN::from(r.len));
+    io.write(WithBase::of::<B>(), SRRCTL::from(r.buf_ctrl));
+    io.write(WithBase::of::<B>(), RDH::from(r.head));
+    io.write(WithBase::of::<B>(), RDT::from(r.tail));
+    r.ctrl
+}
+
+/// Programs Tx queue `B` from `r` with the queue disabled (base, length, head write-back, then
+/// head, then tail; a disabled queue does not transmit); returns the control to write when the
+/// VF runs.
+fn tx_program<B: RegisterBase<TxQueue>>(io: Bar0<'_>, r: &Ring) -> u32 {
+    use regs::{
+        TDBAH,
+        TDBAL,
+        TDH,
+        TDLEN,
+        TDT,
+        TDWBAH,
+        TDWBAL,
+        TXDCTL, //
+    };
+    let ctl = TXDCTL::from(r.ctrl);
+    io.write(WithBase::of::<B>(), ctl.with_enable(false));
+    io.write(WithBase::of::<B>(), TDBAL::from(lo32(r.base)));
+    io.write(WithBase::of::<B>(), TDBAH::from(hi32(r.base)));
+    io.write(WithBase::of::<B>(), TDLEN::from(r.len));
+    io.write(WithBase::of::<B>(), TDWBAL::from(lo32(r.wb_addr)));
+    io.write(WithBase::of::<B>(), TDWBAH::from(hi32(r.wb_addr)));
+    io.write(WithBase::of::<B>(), TDH::from(r.head));
+    io.write(WithBase::of::<B>(), TDT::from(r.tail));
+    r.ctrl
 }
 
 /// Joins the two halves of a 64-bit address.

@@ -132,8 +132,9 @@ static void check_bar0(struct __test_metadata *_metadata, int dev)
 }
 
 /*
- * What vfmig answers for the migration features. This stage of the driver exports no device
- * state yet, so it must not claim migration: the feature is absent (ENOTTY), as on vfio-pci.
+ * What vfmig answers for the migration features. Loaded without experimental_migration=1 (as
+ * run_vm.sh loads it) the driver must not claim migration: the feature is absent (ENOTTY), as on
+ * vfio-pci. suite_migration.sh tests the parameter.
  */
 static void check_migration_feature(struct __test_metadata *_metadata, int dev)
 {

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! VFIO migration uAPI v2 for a VF (first cut, `experimental_migration=1`).
+//!
+//! The driver implements single arcs; [`VfDevice::mig_set_state`] walks a multi-step request
+//! with the shared state machine ([`fsm::next_state`], identical to the kernel's
+//! `vfio_mig_get_next_state()`):
+//!
+//! * RUNNING -> RUNNING_P2P: the provider saves the guest's queue controls and disables every
+//!   queue (bounded wait); RUNNING_P2P -> RUNNING writes them back and rewrites the tails.
+//! * RUNNING_P2P <-> STOP: nothing to do (the VF has no peer-to-peer traffic of its own).
+//! * STOP -> STOP_COPY: snapshot + encode once into a buffer that the data fd streams;
+//!   STOP_COPY -> STOP drops it.
+//! * STOP -> RESUMING: a streaming decoder and a staging state; the data fd feeds it;
+//!   RESUMING -> STOP applies the staged state only if the whole stream is valid.
+//!
+//! A failed arc leaves the device in ERROR, which only a reset leaves (back to RUNNING, through
+//! `reset_done`).
+//!
+//! # Locking
+//!
+//! Lock order, outermost first:
+//!
+//! 1. the C shell's `migf_lock` (the current data file of a device; held by set_state and
+//!    close_device);
+//! 2. a data file's own `lock` (serializes its read/write calls and guards its `disabled`
+//!    flag; set_state and close_device take it under `migf_lock` to disable a stale file,
+//!    read/write hold it across their call into Rust);
+//! 3. [`VfDevice`]'s `state` mutex (this module's state, the BAR mapping);
+//! 4. the core's `memory_lock`, read side ([`CoreDevice::mem_access`]);
+//! 5. `reset_pending` (a spinlock, innermost).
+//!
+//! `reset_done` runs with `memory_lock` held for writing, so it only *tries* `state` and
+//! otherwise leaves the work to the holder (see [`super::DevGuard`]). The data fd copies
+//! to/from userspace through a bounce buffer outside `state`, so no page fault is taken under
+//! it. `rtnl_lock` (the PF-side configuration, [`CoreDevice::pf_vf_config`]) is taken before
+//! `state`, never under it.
+
+use kernel::{
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use super::{
+    DevState,
+    VfDevice, //
+};
+use crate::{
+    ffi::CoreDevice,
+    provider::QueueCtl,
+    shared::{
+        format::{
+            Decoder,
+            Identity, //
+        },
+        fsm::{
+            self,
+            Features,
+            State, //
+        },
+        nic::{
+            self,
+            NicSink,
+            NicVfState,
+            PfVfConfig, //
+        },
+    },
+};
+
+/// Bytes copied to or from userspace per step of a data fd read/write.
+const CHUNK: usize = 4096;
+
+/// The migration features the module offers: STOP_COPY and P2P with
+/// `experimental_migration=1`, none otherwise (then no migration ops are registered and the
+/// MIGRATION feature answers `ENOTTY`).
+pub(crate) fn migration_features() -> u32 {
+    if crate::module_parameters::experimental_migration.value() {
+        Features::STOP_COPY | Features::P2P
+    } else {
+        0
+    }
+}
+
+/// The saved stream of a device in STOP_COPY.
+struct SaveData {
+    buf: KVec<u8>,
+    /// Bytes already read.
+    pos: usize,
+}
+
+/// The restore in progress of a device in RESUMING.
+struct ResumeData {
+    dec: KBox<Decoder>,
+    staging: KBox<NicVfState>,
+}
+
+/// The migration state of one VF (under [`VfDevice`]'s `state` lock).
+pub(super) struct Migration {
+    state: State,
+    /// Generation of the data fd: bumped when one is created and when the state that created
+    /// it is left (or on reset), so a stale fd's read/write fails with `ENODEV`.
+    gen: u64,
+    /// The guest's queue controls while vfmig holds the queues disabled (RUNNING_P2P, STOP,
+    /// STOP_COPY), or the restored ones to enable on RUNNING.
+    queues: Option<QueueCtl>,
+    save: Option<SaveData>,
+    resume: Option<ResumeData>,
+}
+
+impl Migration {
+    pub(super) fn new() -> Self {
+        Self {
+            state: State::Running,
+            gen: 0,
+            queues: None,
+            save: None,
+            resume: None,
+        }
+    }
+
+    /// The device was reset (or opened/closed): RUNNING, no data fd, nothing held.
+    pub(super) fn reset(&mut self) {
+        self.state = State::Running;
+        self.queues = None;
+        self.drop_data();
+    }
+
+    pub(super) fn state(&self) -> State {
+        self.state
+    }
+
+    /// Ends the current data fd's life.
+    fn drop_data(&mut self) {
+        self.save = None;
+        self.resume = None;
+        self.gen = self.gen.wrapping_add(1);
+    }
+
+    /// Starts a data fd's life; its generation.
+    fn new_gen(&mut self) -> u64 {
+        self.gen = self.gen.wrapping_add(1).max(1);
+        self.gen
+    }
+
+    /// The generation of the data fd that works now, 0 if none does.
+    fn live_gen(&self) -> u64 {
+        if self.save.is_some() || self.resume.is_some() {
+            self.gen
+        } else {
+            0
+        }
+    }
+}
+
+/// A stream error as a kernel error (its documented errno).
+fn stream_err(e: crate::shared::error::Error) -> Error {
+    Error::from_errno(-e.errno())
+}
+
+impl VfDevice {
+    fn identity(&self) -> Identity {
+        Identity {
+            vendor: self.ident.vendor,
+            device: self.ident.device,
+            subsys_vendor: self.ident.subsystem_vendor,
+            subsys_device: self.ident.subsystem_device,
+            revision: self.ident.revision,
+        }
+    }
+
+    /// `migration_set_state`: moves to `target` one arc at a time.
+    pub(crate) fn mig_set_state(
+        &self,
+        core: &CoreDevice<'_>,
+        target: u32,
+    ) -> (Result<Option<u64>>, u64) {
+        let features = Features(migration_features());
+        // The PF-side configuration is read before `state` is taken (rtnl_lock is outside it).
+        let pf = match State::from_raw(target) {
+            Some(State::StopCopy) => core.pf_vf_config(),
+            _ => Err(EINVAL),
+        };
+        let mut st = self.lock();
+        let res = self.walk(&mut st, core, target, features, &pf);
+        (res, st.mig.live_gen())
+    }
+
+    fn walk(
+        &self,
+        st: &mut DevState,
+        core: &CoreDevice<'_>,
+        target: u32,
+        features: Features,
+        pf: &Result<PfVfConfig>,
+    ) -> Result<Option<u64>> {
+        let target = State::from_raw(target).ok_or(EINVAL)?;
+        let mut new_file = None;
+        while st.mig.state != target {
+            let cur = st.mig.state;
+            let next = fsm::next_state(cur, target, features).map_err(|_| EINVAL)?;
+            if new_file.is_some() {
+                // A data fd only comes from the last arc of a path (never with these features).
+                return Err(EINVAL);
+            }
+            match self.arc(st, core, cur, next, pf) {
+                Ok(f) => {
+                    st.mig.state = next;
+                    new_file = f;
+                }
+                Err(e) => {
+                    pr_info!(
+                        "{}: migration {} -> {} failed ({}): state ERROR until reset\n",
+                        self.bdf(),
+                        cur.name(),
+                        next.name(),
+                        e.to_errno()
+                    );
+                    st.mig.state = State::Error;
+                    st.mig.drop_data();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(new_file)
+    }
+
+    /// One arc `from -> to`; a new data fd's generation if the arc creates one.
+    fn arc(
+        &self,
+        st: &mut DevState,
+        core: &CoreDevice<'_>,
+        from: State,
+        to: State,
+        pf: &Result<PfVfConfig>,
+    ) -> Result<Option<u64>> {
+        let fmt = self.provider.format();
+        match (from, to) {
+            (State::Running, State::RunningP2p) => {
+                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+                let _mem = core.mem_access()?;
+                let mut q = QueueCtl::default();
+                let res = self.provider.quiesce(bar0, &mut q);
+                // Kept even on failure: the queues that were disabled stay so until a reset.
+                st.mig.queues = Some(q);
+                res.map(|()| None)
+            }
+            (State::RunningP2p, State::Running) => {
+                if let Some(q) = st.mig.queues {
+                    let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+                    let _mem = core.mem_access()?;
+                    self.provider.unquiesce(bar0, &q)?;
+                    st.mig.queues = None;
+                }
+                Ok(None)
+            }
+            (State::RunningP2p, State::Stop) | (State::Stop, State::RunningP2p) => Ok(None),
+            (State::Stop, State::StopCopy) => {
+                let pf = match pf {
+                    Ok(pf) => *pf,
+                    Err(e) => return Err(*e),
+                };
+                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+                let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+                {
+                    let _mem = core.mem_access()?;
+                    self.provider.snapshot(bar0, &mut snap)?;
+                }
+                // The queues are disabled by vfmig since RUNNING -> RUNNING_P2P: save the
+                // guest's controls, not what the registers read now.
+                if let Some(q) = &st.mig.queues {
+                    let nrx = usize::from(snap.num_rx);
+                    for (r, ctl) in snap.rx.iter_mut().zip(q.rx.iter()).take(nrx) {
+                        r.ctrl = *ctl;
+                    }
+                    let ntx = usize::from(snap.num_tx);
+                    for (r, ctl) in snap.tx.iter_mut().zip(q.tx.iter()).take(ntx) {
+                        r.ctrl = *ctl;
+                    }
+                }
+                snap.pf = Some(pf);
+                let len = snap.encoded_len();
+                let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+                let header = nic::header_for(self.identity(), fmt);
+                let n = snap.encode(&header, fmt, &mut buf).map_err(stream_err)?;
+                if n != len {
+                    return Err(EINVAL);
+                }
+                st.mig.save = Some(SaveData { buf, pos: 0 });
+                Ok(Some(st.mig.new_gen()))
+            }
+            (State::StopCopy, State::Stop) => {
+                st.mig.drop_data();
+                Ok(None)
+            }
+            (State::Stop, State::Resuming) => {
+                let expect = nic::expect_for(self.identity(), fmt);
+                let dec = KBox::new(Decoder::new(Some(expect)), GFP_KERNEL)?;
+                let staging = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+                st.mig.resume = Some(ResumeData { dec, staging });
+                Ok(Some(st.mig.new_gen()))
+            }
+            (State::Resuming, State::Stop) => {
+                let resume = st.mig.resume.take().ok_or(EINVAL)?;
+                st.mig.drop_data();
+                let ResumeData {
+                    mut dec,
+                    mut staging,
+                } = resume;
+                let mut sink = NicSink::new(&mut staging, fmt);
+                if let Err(e) = dec.finish(&mut sink) {
+                    pr_info!(
+                        "{}: restore refused: {} (errno {}), device untouched\n",
+                        self.bdf(),
+                        e.name(),
+                        e.errno()
+                    );
+                    return Err(stream_err(e));
+                }
+                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+                let _mem = core.mem_access()?;
+                let mut q = QueueCtl::default();
+                if let Err(e) = self.provider.restore(bar0, &staging, &mut q) {
+                    // Partly programmed: leave the VF as a reset leaves it.
+                    let _ = self.provider.reset(bar0);
+                    return Err(e);
+                }
+                st.mig.queues = Some(q);
+                Ok(None)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// `migration_get_state`.
+    pub(crate) fn mig_get_state(&self) -> u32 {
+        self.lock().mig.state.raw()
+    }
+
+    /// `migration_get_data_size`: the exact length of the stream STOP_COPY produces (of the
+    /// stream being read, in STOP_COPY). Its layout does not depend on register values, so a
+    /// fresh snapshot with a placeholder PF section has the same length.
+    pub(crate) fn mig_data_size(&self, core: &CoreDevice<'_>) -> Result<usize> {
+        let st = self.lock();
+        if let Some(save) = &st.mig.save {
+            return Ok(save.buf.len());
+        }
+        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+        let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+        {
+            let _mem = core.mem_access()?;
+            self.provider.snapshot(bar0, &mut snap)?;
+        }
+        snap.pf = Some(PfVfConfig::default());
+        Ok(snap.encoded_len())
+    }
+
+    /// `read()` of the data fd of generation `gen`: the saved stream, 0 at its end.
+    pub(crate) fn mig_read(&self, gen: u64, ubuf: UserPtr, len: usize) -> Result<usize> {
+        let mut writer = UserSlice::new(ubuf, len).writer();
+        let mut bounce = KVec::with_capacity(len.min(CHUNK), GFP_KERNEL)?;
+        let mut done = 0usize;
+        while done < len {
+            bounce.clear();
+            {
+                let mut st = self.lock();
+                if gen == 0 || st.mig.live_gen() != gen {
+                    return Err(ENODEV);
+                }
+                let save = st.mig.save.as_mut().ok_or(ENODEV)?;
+                let rest = save.buf.get(save.pos..).unwrap_or(&[]);
+                let n = rest.len().min(CHUNK).min(len - done);
+                if n == 0 {
+                    break;
+                }
+                bounce.extend_from_slice(&rest[..n], GFP_KERNEL)?;
+                save.pos += n;
+            }
+            if let Err(e) = writer.write_slice(&bounce) {
+                // Give the bytes back so that a retry reads them.
+                let mut st = self.lock();
+                if st.mig.live_gen() == gen {
+                    if let Some(save) = st.mig.save.as_mut() {
+                        save.pos -= bounce.len();
+                    }
+                }
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            done += bounce.len();
+        }
+        Ok(done)
+    }
+
+    /// `write()` of the data fd of generation `gen`: feeds the decoder; a stream error is
+    /// returned at once (and again by every later write and by RESUMING -> STOP).
+    pub(crate) fn mig_write(&self, gen: u64, ubuf: UserPtr, len: usize) -> Result<usize> {
+        let mut reader = UserSlice::new(ubuf, len).reader();
+        let mut bounce = KVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
+        let mut done = 0usize;
+        while done < len {
+            let n = (len - done).min(CHUNK);
+            let chunk = bounce.get_mut(..n).ok_or(EINVAL)?;
+            if let Err(e) = reader.read_slice(chunk) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            let mut st = self.lock();
+            if gen == 0 || st.mig.live_gen() != gen {
+                return Err(ENODEV);
+            }
+            let ResumeData { dec, staging } = st.mig.resume.as_mut().ok_or(ENODEV)?;
+            let mut sink = NicSink::new(staging, self.provider.format());
+            dec.write(chunk, &mut sink).map_err(stream_err)?;
+            done += n;
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
+# Migration (uAPI v2), first cut: reloads vfmig with experimental_migration=1, checks what it
+# offers (debugfs, MIGRATION feature), runs vfmig_migration_test (arcs, VF0 -> VF1 save/restore
+# with traffic, bad streams), and reloads vfmig without the parameter. Leaves the VFs unbound,
+# their MACs unassigned and vfmig loaded without the parameter.
+
+mig_bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
+mig_if=$(pf_netdev "$pf")
+mig_dbg=/sys/kernel/debug/vfmig
+
+rmmod vfmig
+if ! tap_check migration.modprobe_experimental modprobe vfmig experimental_migration=1; then
+	modprobe vfmig
+else
+	# Rust module parameters have no sysfs file: the module says what it offers at load.
+	tap_check migration.param_on sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration on (experimental)"'
+	if [ ! -x "$mig_bin/vfmig_migration_test" ]; then
+		tap_fail migration.test_program_passed "$mig_bin/vfmig_migration_test not built"
+	elif tap_check migration.vf0_to_vfmig pci_bind "$vf0" vfmig &&
+		tap_check migration.vf1_to_vfmig pci_bind "$vf1" vfmig; then
+		tap_check migration.debugfs_state_running grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/state"
+		# Administrative MACs, as a VMM's management layer assigns them; each VF's reset
+		# handshake returns its own (the PF-side config is not migrated yet).
+		ip link set "$mig_if" vf 0 mac 02:76:66:6d:05:00
+		ip link set "$mig_if" vf 1 mac 02:76:66:6d:05:01
+		VFMIG_BDF=$vf0 VFMIG_BDF2=$vf1 VFMIG_PF_IF=$mig_if \
+			run_kselftest migration "$mig_bin/vfmig_migration_test"
+		tap_check migration.test_program_passed test $? -eq 0
+		tap_check migration.debugfs_state_after grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/state"
+		# The same uAPI through vfmigctl: the kernel's stream decodes with the userspace
+		# decoder (one source, rust/shared), and VF1 accepts VF0's stream.
+		mig_ctl=$VFMIG_ROOT/tools/target/debug/vfmigctl
+		if [ -x "$mig_ctl" ]; then
+			mig_tmp=$(mktemp -d)
+			tap_check migration.vfmigctl_status sh -c '"$1" status "$2" | grep -q "STOP_COPY"' sh "$mig_ctl" "$vf0"
+			tap_check migration.vfmigctl_save "$mig_ctl" -q save "$vf0" -o "$mig_tmp/vf0.bin" --resume
+			tap_check migration.vfmigctl_inspect sh -c '"$1" inspect "$2" | grep -q "result: valid"' sh "$mig_ctl" "$mig_tmp/vf0.bin"
+			# the PF section is the PF driver's view (ndo_get_vf_config): VF0's admin MAC
+			tap_check migration.pf_section_admin_mac sh -c '"$1" inspect "$2" | grep -q "pf_vf: mac 02:76:66:6d:05:00 "' sh "$mig_ctl" "$mig_tmp/vf0.bin"
+			tap_check migration.vfmigctl_check_vf1 "$mig_ctl" check "$mig_tmp/vf0.bin" "$vf1"
+			tap_check migration.vfmigctl_restore_vf1 "$mig_ctl" -q restore "$vf1" -i "$mig_tmp/vf0.bin"
+			"$mig_ctl" inspect "$mig_tmp/vf0.bin" 2>&1 | sed 's/^/#   /'
+			rm -rf "$mig_tmp"
+		else
+			tap_result skip migration.vfmigctl "$mig_ctl not built"
+		fi
+		ip link set "$mig_if" vf 0 mac 00:00:00:00:00:00
+		ip link set "$mig_if" vf 1 mac 00:00:00:00:00:00
+	fi
+	pci_unbind "$vf0"
+	pci_unbind "$vf1"
+	rmmod vfmig
+	tap_check migration.modprobe_default modprobe vfmig
+fi
+tap_check migration.param_off sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration off"'
+tap_check migration.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
+unset mig_bin mig_if mig_dbg mig_ctl mig_tmp
