@@ -66,7 +66,11 @@ fn main() {
     );
     println!("  {:<32} {:>10} {:>10}", "operation", "median", "p99");
     let row = |name: &str, (p50, p99): (f64, f64)| {
-        println!("  {name:<32} {:>8.2} us {:>7.2} us", p50 / 1000.0, p99 / 1000.0)
+        println!(
+            "  {name:<32} {:>8.2} us {:>7.2} us",
+            p50 / 1000.0,
+            p99 / 1000.0
+        )
     };
     row(
         "exact size (MIG_DATA_SIZE)",
@@ -77,7 +81,10 @@ fn main() {
     row(
         "encode",
         measure(|| {
-            black_box(st.encode(&header, &igb::PROVIDER, &mut out).expect("encodes"));
+            black_box(
+                st.encode(&header, &igb::PROVIDER, &mut out)
+                    .expect("encodes"),
+            );
         }),
     );
     let mut scratch = Box::new(NicVfState::EMPTY);
