@@ -5,7 +5,14 @@
  *     vfio-pci-core performs on open and close;
  *   - a register snapshot of the open device, as the migration save path takes it (through
  *     /sys/kernel/debug/vfmig/<BDF>/regs: snapshot + formatting + one read);
- *   - a 32-bit BAR0 register read through the userspace mmap, for scale.
+ *   - a 32-bit BAR0 register read through the userspace mmap, for scale;
+ *   with BDF2 and PF_IF (vfmig loaded with experimental_migration=1, both VFs bound to it), the
+ *   migration uAPI v2 over MIG_CYCLES cycles, VF0 -> VF1 in one type1 container as
+ *   vfmig_migration_test does it (VF0's rings programmed, both VFs brought up by their
+ *   mailbox reset handshake):
+ *   - the P2P quiesce arc RUNNING -> RUNNING_P2P alone;
+ *   - save: RUNNING -> RUNNING_P2P -> STOP -> STOP_COPY and reading the whole stream;
+ *   - restore: STOP -> RESUMING, writing the stream, RESUMING -> STOP -> RUNNING_P2P -> RUNNING.
  * Prints median and p99 in microseconds. Under TCG the absolute numbers are those of an
  * emulated machine; compare runs, not against hardware.
  */
@@ -18,6 +25,9 @@
 #include <unistd.h>
 
 #include "vf82576.h"
+#include "vfmig_mig.h"
+
+#define MIG_CYCLES	200
 
 static double now_us(void)
 {
@@ -40,6 +50,108 @@ static void report(const char *name, double *v, int n)
 	printf("  %-44s %10.1f %10.1f %6d\n", name, v[(n - 1) / 2], v[(n - 1) * 99 / 100], n);
 }
 
+#define CHECK(cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "vfmig_bench: " __VA_ARGS__);	\
+			fprintf(stderr, "\n");				\
+			ret = 1;					\
+			goto out;					\
+		}							\
+	} while (0)
+
+/* Migration uAPI v2 timings, VF0 -> VF1 (see the top of the file). */
+static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if)
+{
+	static double tp[MIG_CYCLES], ts[MIG_CYCLES], tr[MIG_CYCLES];
+	struct vf_container c = { .fd = -1 };
+	struct vf_dev vf0 = { .device_fd = -1 }, vf1 = { .device_fd = -1 };
+	struct vf_dma dma = { 0 };
+	struct vf_ring rx, tx;
+	uint8_t *stream = malloc(MIG_STREAM_MAX);
+	uint64_t flags = 0;
+	ssize_t len = 0, first_len = -1;
+	int i, ret = 0, fd, d0, d1;
+	char label[80];
+
+	CHECK(stream, "malloc");
+	(void)pf_if;	/* the PF netdev must be up for the handshake; no frames are sent here */
+	CHECK(!vf_container_open(&c), "container");
+	CHECK(!vf_open(&c, bdf0, &vf0), "open %s", bdf0);
+	CHECK(!vf_open(&c, bdf1, &vf1), "open %s", bdf1);
+	CHECK(!vf_dma_map(&c, &dma, MIG_DMA_SIZE, MIG_DMA_IOVA), "dma map");
+	d0 = vf0.device_fd;
+	d1 = vf1.device_fd;
+	CHECK(!mig_flags(d0, &flags),
+	      "no MIGRATION feature: is vfmig loaded with experimental_migration=1?");
+	CHECK(!mig_bring_up(&vf0, 0), "VF0 mailbox handshake");
+	CHECK(!mig_bring_up(&vf1, 1), "VF1 mailbox handshake");
+	CHECK(!vf_ring_alloc(&dma, &rx, MIG_RING_COUNT, MIG_BUF_SIZE), "rx ring");
+	CHECK(!vf_ring_alloc(&dma, &tx, MIG_RING_COUNT, MIG_BUF_SIZE), "tx ring");
+	CHECK(!vf_rx_attach(&vf0, &rx) && !vf_tx_attach(&vf0, &tx), "attach rings to VF0");
+	vf_rx_post(&vf0, &rx, -1);
+	/* VF1 waits in STOP, as a migration target before RESUMING */
+	CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "VF1 -> STOP");
+
+	for (i = 0; i < MIG_CYCLES; i++) {
+		double t0;
+
+		/* the P2P quiesce arc alone, then back */
+		t0 = mig_now_us();
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "RUNNING -> RUNNING_P2P");
+		tp[i] = mig_now_us() - t0;
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING, NULL), "RUNNING_P2P -> RUNNING");
+
+		/* save: the arcs to STOP_COPY, one at a time, and the whole stream */
+		t0 = mig_now_us();
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "RUNNING -> RUNNING_P2P");
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_STOP, NULL), "RUNNING_P2P -> STOP");
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_STOP_COPY, &fd) && fd >= 0, "STOP -> STOP_COPY");
+		len = mig_read_stream(fd, stream, MIG_STREAM_MAX, MIG_STREAM_MAX);
+		ts[i] = mig_now_us() - t0;
+		close(fd);
+		CHECK(len > 40, "read stream: %zd", len);
+		CHECK(first_len < 0 || len == first_len, "stream size changed: %zd", len);
+		first_len = len;
+		/* the source goes back to RUNNING for the next cycle (driver walks the arcs) */
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING, NULL), "STOP_COPY -> RUNNING");
+
+		/* restore into VF1 */
+		t0 = mig_now_us();
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RESUMING, &fd) && fd >= 0, "STOP -> RESUMING");
+		CHECK(!mig_write_stream(fd, stream, len), "write stream");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "RESUMING -> STOP");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "STOP -> RUNNING_P2P");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RUNNING, NULL), "RUNNING_P2P -> RUNNING");
+		tr[i] = mig_now_us() - t0;
+		close(fd);
+		/* VF1 back to STOP: it and VF0 share the rings, only one may run them */
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "VF1 RUNNING -> STOP");
+	}
+	report("P2P quiesce: RUNNING -> RUNNING_P2P", tp, MIG_CYCLES);
+	snprintf(label, sizeof(label), "save: -> STOP_COPY + read %zd B stream", len);
+	report(label, ts, MIG_CYCLES);
+	snprintf(label, sizeof(label), "restore: RESUMING, write %zd B, -> RUNNING", len);
+	report(label, tr, MIG_CYCLES);
+	printf("  %-44s %10zd bytes\n", "state size (VF0 save stream)", len);
+out:
+	if (vf0.device_fd >= 0) {
+		mig_set(vf0.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL);
+		vf_rx_detach(&vf0);
+		vf_tx_detach(&vf0);
+	}
+	if (vf1.device_fd >= 0)
+		vf_close(&vf1);
+	if (vf0.device_fd >= 0)
+		vf_close(&vf0);
+	if (dma.va)
+		vf_dma_unmap(&dma);
+	if (c.fd >= 0)
+		vf_container_close(&c);
+	free(stream);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static double t[1000];
@@ -48,8 +160,8 @@ int main(int argc, char **argv)
 	struct vf_dev vf;
 	int i, n, fd;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s BDF\n", argv[0]);
+	if (argc != 2 && argc != 4) {
+		fprintf(stderr, "usage: %s BDF [BDF2 PF_IF]\n", argv[0]);
 		return 2;
 	}
 	printf("vfmig guest benchmark on %s\n", argv[1]);
@@ -107,5 +219,7 @@ int main(int argc, char **argv)
 	report("BAR0 STATUS read (userspace mmap)", t, n);
 	vf_close(&vf);
 	vf_container_close(&c);
+	if (argc == 4)
+		return bench_migration(argv[1], argv[2], argv[3]);
 	return 0;
 }
