@@ -107,6 +107,7 @@ mod c {
         pub(super) fn vfmig_glue_mem_begin(vdev: *mut c_void) -> c_int;
         pub(super) fn vfmig_glue_mem_end(vdev: *mut c_void);
         pub(super) fn vfmig_glue_pf_vf_config(vdev: *mut c_void, out: *mut PfVfConfigC) -> c_int;
+        pub(super) fn vfmig_glue_pf_vf_apply(vdev: *mut c_void, want: *const PfVfConfigC) -> c_int;
     }
 }
 
@@ -183,6 +184,28 @@ impl CoreDevice<'_> {
             max_tx_rate: c.max_tx_rate,
         };
         Ok(cfg)
+    }
+
+    /// Applies the administrator settings of `cfg` (port VLAN, QoS and protocol, spoof check,
+    /// trust, Tx rates, link state; not the MAC) through the PF netdev's `ndo_set_vf_*` under
+    /// `rtnl_lock`, each only where it differs from the current `ndo_get_vf_config`. The caller
+    /// holds no vfmig lock. `EOPNOTSUPP` if a differing setting has no ndo.
+    pub(crate) fn pf_apply(&self, cfg: &PfVfConfig) -> Result {
+        let c = PfVfConfigC {
+            mac: cfg.mac,
+            vlan: cfg.vlan,
+            vlan_proto: cfg.vlan_proto,
+            qos: cfg.qos,
+            spoofchk: cfg.spoofchk,
+            trusted: cfg.trusted,
+            link_state: cfg.link_state,
+            reserved: 0,
+            min_tx_rate: cfg.min_tx_rate,
+            max_tx_rate: cfg.max_tx_rate,
+        };
+        // SAFETY: `self.ptr` is a live core device (type invariant); `c` is valid for reads for
+        // the duration of the call.
+        to_result(unsafe { c::vfmig_glue_pf_vf_apply(self.ptr, &c) })
     }
 }
 

@@ -170,6 +170,97 @@ int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_v
 	return 0;
 }
 
+/* The PF netdev with VF ops of VF @pdev and the VF's index; rtnl_lock held. */
+static struct net_device *vfmig_pf_netdev(struct pci_dev *pdev, int *vf)
+{
+	struct pci_dev *pf;
+	struct net_device *nd;
+
+	ASSERT_RTNL();
+	if (!pdev->is_virtfn)
+		return NULL;
+	pf = pci_physfn(pdev);
+	*vf = pci_iov_vf_id(pdev);
+	if (*vf < 0)
+		return NULL;
+	for_each_netdev(&init_net, nd) {
+		if (nd->dev.parent == &pf->dev && nd->netdev_ops->ndo_get_vf_config)
+			return nd;
+	}
+	return NULL;
+}
+
+int vfmig_glue_pf_vf_apply(struct vfio_pci_core_device *vdev,
+			   const struct vfmig_pf_vf_config *want)
+{
+	const struct net_device_ops *ops;
+	struct ifla_vf_info ivi;
+	struct net_device *nd;
+	int vf = 0, ret;
+
+	if (want->vlan > 4095 || want->qos > 7 || want->link_state > IFLA_VF_LINK_STATE_DISABLE ||
+	    (want->vlan_proto != ETH_P_8021Q && want->vlan_proto != ETH_P_8021AD))
+		return -EINVAL;
+
+	/* As rtnl_fill_vfinfo() prepares it for the PF driver. */
+	memset(&ivi, 0, sizeof(ivi));
+	ivi.vlan_proto = htons(ETH_P_8021Q);
+	ivi.spoofchk = -1;
+	ivi.rss_query_en = -1;
+	ivi.trusted = -1;
+
+	rtnl_lock();
+	nd = vfmig_pf_netdev(vdev->pdev, &vf);
+	if (!nd) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ops = nd->netdev_ops;
+	ret = ops->ndo_get_vf_config(nd, vf, &ivi);
+	if (ret)
+		goto out;
+
+	/* As do_setvfinfo() in net/core/rtnetlink.c calls them. */
+	if (ivi.vlan != want->vlan || ivi.qos != want->qos ||
+	    ntohs(ivi.vlan_proto) != want->vlan_proto) {
+		ret = ops->ndo_set_vf_vlan ?
+		      ops->ndo_set_vf_vlan(nd, vf, want->vlan, want->qos,
+					   htons(want->vlan_proto)) : -EOPNOTSUPP;
+		if (ret)
+			goto out;
+	}
+	/* -1: the PF driver does not report it; nothing to compare, nothing set. */
+	if (ivi.spoofchk != -1 && !!ivi.spoofchk != !!want->spoofchk) {
+		ret = ops->ndo_set_vf_spoofchk ?
+		      ops->ndo_set_vf_spoofchk(nd, vf, want->spoofchk) : -EOPNOTSUPP;
+		if (ret)
+			goto out;
+	}
+	if (ivi.trusted != -1 && !!ivi.trusted != !!want->trusted) {
+		ret = ops->ndo_set_vf_trust ?
+		      ops->ndo_set_vf_trust(nd, vf, want->trusted) : -EOPNOTSUPP;
+		if (ret)
+			goto out;
+	}
+	if (ivi.min_tx_rate != want->min_tx_rate || ivi.max_tx_rate != want->max_tx_rate) {
+		ret = ops->ndo_set_vf_rate ?
+		      ops->ndo_set_vf_rate(nd, vf, want->min_tx_rate, want->max_tx_rate) :
+		      -EOPNOTSUPP;
+		if (ret)
+			goto out;
+	}
+	if (ivi.linkstate != want->link_state) {
+		ret = ops->ndo_set_vf_link_state ?
+		      ops->ndo_set_vf_link_state(nd, vf, want->link_state) : -EOPNOTSUPP;
+		if (ret)
+			goto out;
+	}
+	ret = 0;
+out:
+	rtnl_unlock();
+	return ret;
+}
+
 /* Marks @migf disabled: no read/write reaches the device any more. */
 static void vfmig_disable_file(struct vfmig_mig_file *migf)
 {

@@ -74,6 +74,16 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
  * lock). -ENODEV if the function is not a VF or its PF has no netdev with VF ops.
  */
 int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out);
+/*
+ * Applies the administrator settings of @want (port VLAN/QoS/protocol, spoof check, trust, Tx
+ * rates, link state) to this VF through the PF netdev's ndo_set_vf_vlan/_spoofchk/_trust/_rate/
+ * _link_state, under rtnl_lock (the caller holds no vfmig lock), each only where it differs
+ * from what ndo_get_vf_config reports now. The MAC is not touched (see igb-migration.rst).
+ * -ENODEV as vfmig_glue_pf_vf_config(), -EOPNOTSUPP if a differing setting has no ndo, or the
+ * PF driver's error.
+ */
+int vfmig_glue_pf_vf_apply(struct vfio_pci_core_device *vdev,
+			   const struct vfmig_pf_vf_config *want);
 
 /* Implemented in Rust, called from C. */
 int vfmig_rs_probe(struct pci_dev *pdev, const struct vfmig_pci_ident *ident, void **rs);

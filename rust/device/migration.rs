@@ -12,7 +12,10 @@
 //! * STOP -> STOP_COPY: snapshot + encode once into a buffer that the data fd streams;
 //!   STOP_COPY -> STOP drops it.
 //! * STOP -> RESUMING: a streaming decoder and a staging state; the data fd feeds it;
-//!   RESUMING -> STOP applies the staged state only if the whole stream is valid.
+//!   RESUMING -> STOP applies the staged state only if the whole stream is valid: the provider
+//!   programs the VF (queues disabled) and rebuilds its PF-side MAC and Rx/Tx enables through
+//!   the VF's mailbox; then, with `state` dropped, the source's administrator settings are
+//!   applied through the PF netdev ([`CoreDevice::pf_apply`], under `rtnl_lock`).
 //!
 //! A failed arc leaves the device in ERROR, which only a reset leaves (back to RUNNING, through
 //! `reset_done`).
@@ -108,6 +111,10 @@ pub(super) struct Migration {
     queues: Option<QueueCtl>,
     save: Option<SaveData>,
     resume: Option<ResumeData>,
+    /// The source's administrator settings, restored by RESUMING -> STOP and still to be
+    /// applied through the PF netdev (under `rtnl_lock`, so outside `state`; see
+    /// [`VfDevice::mig_set_state`]).
+    pf_apply: Option<PfVfConfig>,
 }
 
 impl Migration {
@@ -118,6 +125,7 @@ impl Migration {
             queues: None,
             save: None,
             resume: None,
+            pf_apply: None,
         }
     }
 
@@ -125,6 +133,7 @@ impl Migration {
     pub(super) fn reset(&mut self) {
         self.state = State::Running;
         self.queues = None;
+        self.pf_apply = None;
         self.drop_data();
     }
 
@@ -184,8 +193,43 @@ impl VfDevice {
             _ => Err(EINVAL),
         };
         let mut st = self.lock();
-        let res = self.walk(&mut st, core, target, features, &pf);
-        (res, st.mig.live_gen())
+        loop {
+            let res = self.walk(&mut st, core, target, features, &pf);
+            let Some(cfg) = st.mig.pf_apply.take() else {
+                return (res, st.mig.live_gen());
+            };
+            // RESUMING -> STOP restored the VF and its PF-side MAC; the administrator
+            // settings go through the PF netdev under rtnl_lock, which is taken outside
+            // `state`. The C shell's migf_lock keeps other set_state calls out meanwhile; a
+            // reset in between leaves RUNNING, which is reported as EAGAIN.
+            drop(st);
+            let applied = core.pf_apply(&cfg);
+            st = self.lock();
+            if st.mig.state != State::Stop {
+                let res = res.and(Err(EAGAIN));
+                return (res, st.mig.live_gen());
+            }
+            if let Err(e) = applied {
+                pr_info!(
+                    "{}: migration: PF-side settings not applied ({}): state ERROR until reset\n",
+                    self.bdf(),
+                    e.to_errno()
+                );
+                // Leave the VF as a reset leaves it, as a failed restore does.
+                if let Some(bar0) = st.bar0.as_ref() {
+                    if let Ok(_mem) = core.mem_access() {
+                        let _ = self.provider.reset(bar0);
+                    }
+                }
+                st.mig.state = State::Error;
+                st.mig.queues = None;
+                st.mig.drop_data();
+                return (Err(e), st.mig.live_gen());
+            }
+            if res.is_err() || Some(st.mig.state) == State::from_raw(target) {
+                return (res, st.mig.live_gen());
+            }
+        }
     }
 
     fn walk(
@@ -209,6 +253,10 @@ impl VfDevice {
                 Ok(f) => {
                     st.mig.state = next;
                     new_file = f;
+                    if st.mig.pf_apply.is_some() {
+                        // The caller applies it without `state` held, then walks on.
+                        break;
+                    }
                 }
                 Err(e) => {
                     pr_info!(
@@ -328,6 +376,7 @@ impl VfDevice {
                     return Err(e);
                 }
                 st.mig.queues = Some(q);
+                st.mig.pf_apply = staging.pf;
                 Ok(None)
             }
             _ => Err(EINVAL),

@@ -88,8 +88,8 @@ impl Provider for Igb82576Vf {
         st.stats = Some(stats(io));
         // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
         // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
-        // (`CoreDevice::pf_vf_config`) when it saves; applying it on the target is the
-        // TODO(issue 4) in `restore`.
+        // (`CoreDevice::pf_vf_config`) when it saves; `restore` sets its MAC through the
+        // mailbox and the migration code applies the rest (`CoreDevice::pf_apply`).
         st.pf = None;
         Ok(())
     }
@@ -152,16 +152,27 @@ impl Provider for Igb82576Vf {
         // TODO(issue 4): EIMS (the effective mask, from the shadow), IVAR0/IVAR_MISC (from the
         // shadow) and the pending causes (re-raised with EICS) are not restored: the snapshot
         // saves them as 0 until the trapped-page shadows exist.
+        //
+        // The PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"): every VF
+        // reset or FLR makes igb forget a guest-chosen MAC and keep the VF's Rx/Tx
+        // (VFRE/VFTE) off until the VF sends E1000_VF_RESET. The queues are disabled and the
+        // guest is not running (RESUMING -> STOP), so nobody else uses the mailbox: send the
+        // reset message, then the saved MAC, as the guest's driver did at probe.
+        if let Some(pf) = &st.pf {
+            pf_handshake(io, &pf.mac)?;
+        }
+        // Then the mailbox memory the guest left (the handshake overwrote it).
         for (n, v) in mbx.mem().iter().enumerate() {
             io.try_write(
                 regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
                 regs::VMBMEM::from(*v),
             )?;
         }
-        // TODO(issue 4): the mailbox status (V2PMAILBOX read-to-clear bits) is not re-raised
-        // and the PF-side view of the VF (its MAC filter, VLANs, multicast list, VFRE/VFTE,
-        // which every VF reset clears) is not rebuilt: replay the guest's mailbox conversation
-        // with the PF and apply `st.pf` through the PF netdev's ndo_set_vf_* (rtnl_lock).
+        // TODO(issue 4): the mailbox status (V2PMAILBOX read-to-clear bits) is not re-raised,
+        // and what the guest asked of the PF through the mailbox besides its MAC (multicast
+        // list, VLAN filters, promiscuous modes, LPE) is not replayed: that needs the trapped
+        // mailbox (a record of the guest's messages). The administrator settings in `st.pf`
+        // are applied by the migration code through the PF netdev (`CoreDevice::pf_apply`).
         Ok(())
     }
 
@@ -174,6 +185,161 @@ impl Provider for Igb82576Vf {
 
 /// Bound on the wait for the queues to stop in [`Provider::quiesce`].
 const QUIESCE_TIMEOUT_MS: i64 = 100;
+
+/// Bound on each wait of the mailbox protocol (the PF answers from its interrupt handler).
+const MBX_TIMEOUT_MS: i64 = 1000;
+/// Polling interval of the mailbox waits.
+const MBX_POLL_US: i64 = 200;
+
+/// The VF side of the VF<->PF mailbox (`igbvf/mbx.c`), driven by vfmig while the guest cannot
+/// use it. V2PMAILBOX's PFSTS/PFACK/RSTD clear when read, so the bits seen are kept in `r2c`
+/// until consumed (as igbvf's `v2p_mailbox`).
+struct VfMbx<'a> {
+    io: Bar0<'a>,
+    r2c: u32,
+}
+
+impl<'a> VfMbx<'a> {
+    fn new(io: Bar0<'a>) -> Self {
+        Self { io, r2c: 0 }
+    }
+
+    /// V2PMAILBOX with the read-to-clear bits seen earlier and not yet consumed.
+    fn status(&mut self) -> u32 {
+        let v = self.io.read(regs::V2PMAILBOX).into_raw() | self.r2c;
+        self.r2c |= v & regs::MBX_R2C_MASK;
+        v
+    }
+
+    /// Whether any bit of `mask` is set; consumes them.
+    fn take(&mut self, mask: u32) -> bool {
+        let v = self.status();
+        self.r2c &= !mask;
+        v & mask != 0
+    }
+
+    /// Waits (bounded) for a bit of `mask`, consuming it; `ETIMEDOUT` if it does not come.
+    fn wait(&mut self, mask: u32) -> Result {
+        read_poll_timeout(
+            || Ok(self.take(mask)),
+            |seen: &bool| *seen,
+            Delta::from_micros(MBX_POLL_US),
+            Delta::from_millis(MBX_TIMEOUT_MS),
+        )
+        .map(|_| ())
+    }
+
+    /// Takes the buffer for the VF (VFU), bounded; `EBUSY` if the PF keeps it.
+    fn lock(&mut self) -> Result {
+        let vfu = regs::V2PMAILBOX::zeroed().with_vfu(true);
+        read_poll_timeout(
+            || {
+                self.io.write_reg(vfu);
+                Ok(self.status() & regs::V2PMAILBOX::VFU_MASK != 0)
+            },
+            |owned: &bool| *owned,
+            Delta::from_micros(MBX_POLL_US),
+            Delta::from_millis(MBX_TIMEOUT_MS),
+        )
+        .map(|_| ())
+        .map_err(|_| EBUSY)
+    }
+
+    /// Sends `msg` (REQ) and waits for the PF's ACK.
+    fn write(&mut self, msg: &[u32]) -> Result {
+        self.lock()?;
+        // Stale events: the buffer is about to be overwritten.
+        self.take(regs::V2PMAILBOX::PFACK_MASK | regs::V2PMAILBOX::PFSTS_MASK);
+        for (n, v) in msg.iter().enumerate() {
+            self.io.try_write(
+                regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
+                regs::VMBMEM::from(*v),
+            )?;
+        }
+        // REQ alone also releases VFU.
+        self.io.write_reg(regs::V2PMAILBOX::zeroed().with_req(true));
+        self.wait(regs::V2PMAILBOX::PFACK_MASK)
+    }
+
+    /// Waits for the PF's message (PFSTS), reads it into `msg` and ACKs it (releasing the
+    /// buffer).
+    fn read(&mut self, msg: &mut [u32]) -> Result {
+        self.wait(regs::V2PMAILBOX::PFSTS_MASK)?;
+        self.lock()?;
+        for (n, slot) in msg.iter_mut().enumerate() {
+            *slot = self
+                .io
+                .try_read(regs::VMBMEM::try_at(n).ok_or(EINVAL)?)?
+                .into_raw();
+        }
+        self.io.write_reg(regs::V2PMAILBOX::zeroed().with_ack(true));
+        Ok(())
+    }
+
+    /// Sends `msg` and reads the PF's reply into it; the reply's message type without CTS.
+    fn call(&mut self, msg: &mut [u32]) -> Result<u32> {
+        self.write(msg)?;
+        self.read(msg)?;
+        Ok(msg.first().copied().unwrap_or(0) & !regs::msg::CTS)
+    }
+}
+
+/// The packed MAC bytes in mailbox dwords 1..3 (little endian, as igb reads them).
+fn mac_words(mac: &[u8; 6]) -> [u32; 2] {
+    [
+        u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]),
+        u32::from_le_bytes([mac[4], mac[5], 0, 0]),
+    ]
+}
+
+/// The MAC in mailbox dwords 1..3 of `msg`.
+fn words_mac(msg: &[u32; regs::msg::MAC_MSG_DWORDS]) -> [u8; 6] {
+    let a = msg[1].to_le_bytes();
+    let b = msg[2].to_le_bytes();
+    [a[0], a[1], a[2], a[3], b[0], b[1]]
+}
+
+/// Rebuilds the PF's view of the VF from the kernel, through the VF's own mailbox: the reset
+/// message (igb_vf_reset_msg: VFRE/VFTE on, CTS), then `mac` with E1000_VF_SET_MAC_ADDR unless
+/// the PF already answered the reset with it (an administrator-set MAC) or `mac` is zero.
+/// `EAGAIN` if the PF stays in reset, `ETIMEDOUT`/`EBUSY` if it does not answer, `EPROTO` for
+/// an unexpected reply, `EPERM` if it refuses the MAC.
+fn pf_handshake(io: Bar0<'_>, mac: &[u8; 6]) -> Result {
+    use regs::msg;
+    let mut mbx = VfMbx::new(io);
+    // igbvf: nothing is sent while the PF signals a reset in progress (RSTI).
+    read_poll_timeout(
+        || Ok(mbx.status() & regs::V2PMAILBOX::RSTI_MASK == 0),
+        |done: &bool| *done,
+        Delta::from_micros(MBX_POLL_US),
+        Delta::from_millis(MBX_TIMEOUT_MS),
+    )
+    .map_err(|_| EAGAIN)?;
+    mbx.r2c &= !regs::V2PMAILBOX::RSTD_MASK;
+
+    let mut m = [0u32; msg::MAC_MSG_DWORDS];
+    m[0] = msg::VF_RESET;
+    let held = match mbx.call(&mut m)? {
+        t if t == msg::VF_RESET | msg::ACK => Some(words_mac(&m)),
+        t if t == msg::VF_RESET | msg::NACK => None,
+        t => {
+            pr_info!("igb: unexpected reset reply {:#010x}\n", t);
+            return Err(EPROTO);
+        }
+    };
+    if *mac == [0u8; 6] || held.as_ref() == Some(mac) {
+        return Ok(());
+    }
+    let [w1, w2] = mac_words(mac);
+    let mut m = [msg::VF_SET_MAC_ADDR, w1, w2];
+    match mbx.call(&mut m)? {
+        t if t == msg::VF_SET_MAC_ADDR | msg::ACK => Ok(()),
+        t => {
+            pr_info!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
+            Err(EPERM)
+        }
+    }
+}
 
 /// Whether every queue reads back disabled and each Tx queue that was enabled has sent what
 /// it was given (head == tail).

@@ -217,6 +217,28 @@ register! {
     }
 }
 
+/// The read-to-clear bits of [`V2PMAILBOX`] (PFSTS, PFACK, RSTD).
+pub(crate) const MBX_R2C_MASK: u32 =
+    V2PMAILBOX::PFSTS_MASK | V2PMAILBOX::PFACK_MASK | V2PMAILBOX::RSTD_MASK;
+
+/// VF-to-PF mailbox messages and reply flags (`igbvf/mbx.h`, igb's `e1000_mbx.h`), in the first
+/// mailbox dword.
+pub(crate) mod msg {
+    /// `E1000_VF_RESET`: the PF resets its view of the VF, enables its Rx/Tx (VFRE/VFTE) and
+    /// answers with the MAC it holds for it (ACK) or none (NACK).
+    pub(crate) const VF_RESET: u32 = 0x01;
+    /// `E1000_VF_SET_MAC_ADDR`: the VF's MAC (dwords 1..3, packed bytes).
+    pub(crate) const VF_SET_MAC_ADDR: u32 = 0x02;
+    /// `E1000_VT_MSGTYPE_ACK`: the PF carried the message out.
+    pub(crate) const ACK: u32 = 0x8000_0000;
+    /// `E1000_VT_MSGTYPE_NACK`: the PF refused the message.
+    pub(crate) const NACK: u32 = 0x4000_0000;
+    /// `E1000_VT_MSGTYPE_CTS`: the PF is clear to send (set after a reset message).
+    pub(crate) const CTS: u32 = 0x2000_0000;
+    /// Dwords of the reset reply and of a SET_MAC_ADDR message (message word + 6 MAC bytes).
+    pub(crate) const MAC_MSG_DWORDS: usize = 3;
+}
+
 // Statistics (32-bit, wrapping, not clear-on-read).
 register! {
     /// Good packets received (`E1000_VFGPRC`).

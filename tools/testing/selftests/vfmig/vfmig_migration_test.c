@@ -11,16 +11,21 @@
  *   VFMIG_BDF2   VF1 of the same PF (bound to vfmig)
  *   VFMIG_PF_IF  the PF's netdev, up
  *
- * What this first cut of the driver does not do yet, and how the test stands in for it:
- * the PF forgets a VF's MAC and disables its Rx/Tx (VFRE/VFTE) on every VF reset and re-enables
- * them only after the VF's mailbox reset message. The kernel does not replay the guest's
- * mailbox conversation on the target yet (next cut), so VF1 gets its PF-side state from its own
- * reset handshake, done by this test when it opens VF1 (before RESUMING: a handshake after the
- * restore would reset the restored queues), with its own administrative MAC; traffic after the
- * migration is addressed to VF1's MAC.
+ * The PF side: the PF forgets a VF's guest-chosen MAC and disables its Rx/Tx (VFRE/VFTE) on
+ * every VF reset and re-enables them only after the VF's mailbox reset message. On RESUMING ->
+ * STOP the driver rebuilds that itself (igb-migration.rst, "PF-side state and the mailbox"): it
+ * sends the reset message and the saved MAC through the target VF's mailbox and applies the
+ * source's administrator settings through the PF netdev. So the VF0 -> VF1 test resets VF1
+ * (VFIO_DEVICE_RESET: a fresh target, the fixture's handshake undone) and does NOT perform VF1's
+ * handshake; after the migration the frames the PF sends to VF0's (guest-chosen) MAC arrive on
+ * VF1, and `ip link show <pf>` lists VF1 with that MAC. The MACs here are guest-chosen (set
+ * through the mailbox by bring_up()); suite_migration.sh assigns no administrative MAC before
+ * this test.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdint.h>
@@ -292,6 +297,56 @@ FIXTURE(mig) {
 	uint32_t nonce;
 	uint8_t *stream;
 };
+
+/* The index of VF `bdf` on its PF, -1 if it is not a VF. */
+static int vf_index(const char *bdf)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn/virtfn%d", bdf, i);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = 0;
+		if (!strcmp(basename(target), bdf))
+			return i;
+	}
+	return -1;
+}
+
+/* The VF's MAC as the PF driver reports it (ndo_get_vf_config, via `ip link show`). */
+static int pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t *mac)
+{
+	char cmd[128], line[512], key[16];
+	int ret = -ENOENT;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ip link show dev %s 2>/dev/null", pf_if);
+	snprintf(key, sizeof(key), "vf %d ", vf);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	while (fgets(line, sizeof(line), p)) {
+		char *s = line, *m;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (strncmp(s, key, strlen(key)))
+			continue;
+		m = strstr(s, "link/ether ");
+		if (m)
+			m += strlen("link/ether ");
+		else if ((m = strstr(s, "MAC ")))
+			m += strlen("MAC ");
+		if (m && !parse_mac(m, mac))
+			ret = 0;
+		break;
+	}
+	pclose(p);
+	return ret;
+}
 
 /* Reset handshake as a guest driver does at probe; a MAC through the mailbox if none is set. */
 static int bring_up(struct vf_dev *vf, uint8_t last)
@@ -663,9 +718,16 @@ TEST_F_TIMEOUT(mig, arcs, 120)
 TEST_F_TIMEOUT(mig, save_restore_traffic, 180)
 {
 	struct vf_queue_regs rx0, tx0, rx1, tx1;
-	int others = 0, werr = 0;
+	int others = 0, werr = 0, vf1_idx;
+	uint8_t pf_view[6];
 	ssize_t len;
 
+	vf1_idx = vf_index(env("VFMIG_BDF2"));
+	ASSERT_GE(vf1_idx, 0) TH_LOG("%s is not a VF", env("VFMIG_BDF2"));
+	/* VF1 as a fresh target: the reset makes the PF forget the MAC the fixture's handshake set
+	 * and turn VF1's Rx/Tx off. The test does not perform VF1's handshake: the driver sends
+	 * the reset message and VF0's MAC through VF1's mailbox on RESUMING -> STOP. */
+	ASSERT_EQ(0, ioctl(self->vf1.device_fd, VFIO_DEVICE_RESET));
 	attach_rings(_metadata, self, &self->vf0);
 	exchange(_metadata, self, &self->vf0, 0, 10, &others);
 	vf_tx_clean(&self->tx);
@@ -705,6 +767,16 @@ TEST_F_TIMEOUT(mig, save_restore_traffic, 180)
 	EXPECT_EQ(tx0.tail, tx1.tail);
 	EXPECT_EQ(tx0.ctl, tx1.ctl);
 	EXPECT_EQ(vf_rd32(&self->vf0, VF_TDWBAL), vf_rd32(&self->vf1, VF_TDWBAL));
+
+	/* The guest's MAC moved with it: the PF lists VF1 with VF0's MAC ... */
+	ASSERT_EQ(0, pf_view_of_vf_mac(env("VFMIG_PF_IF"), vf1_idx, pf_view))
+		TH_LOG("no 'vf %d' entry in ip link show %s", vf1_idx, env("VFMIG_PF_IF"));
+	EXPECT_EQ(0, memcmp(pf_view, self->vf0.mac, 6))
+		TH_LOG("PF lists VF %d with %02x:%02x:%02x:%02x:%02x:%02x", vf1_idx, pf_view[0],
+		       pf_view[1], pf_view[2], pf_view[3], pf_view[4], pf_view[5]);
+	/* ... and the traffic below is addressed to it: what the PF sends to VF0's MAC arrives on
+	 * VF1 (VF0's queues stay disabled) */
+	memcpy(self->vf1.mac, self->vf0.mac, 6);
 
 	/* VF1 carries on where VF0 stopped: both rings wrap, nothing lost or duplicated */
 	exchange(_metadata, self, &self->vf1, 10, 2 * RING_COUNT, &others);
