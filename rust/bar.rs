@@ -11,6 +11,7 @@
 
 use kernel::{
     io::{
+        Io,
         Mmio,
         MmioRaw,
         Region, //
@@ -44,6 +45,23 @@ impl BarMapping {
     /// Length of the BAR in bytes.
     pub(crate) fn size(&self) -> usize {
         self.len
+    }
+
+    /// Reads the 32-bit register at byte `off` (4-byte aligned, inside the BAR).
+    pub(crate) fn read32(&self, off: usize) -> Result<u32> {
+        self.io::<4>()?.try_read32(off)
+    }
+
+    /// Writes `size` (1, 2 or 4) bytes of `val` at byte `off` (aligned to `size`, inside the
+    /// BAR), as `vfio_pci_core` forwards a userspace access of that size.
+    pub(crate) fn write_sized(&self, off: usize, size: u32, val: u32) -> Result {
+        let io = self.io::<4>()?;
+        match size {
+            1 => io.try_write8(val as u8, off),
+            2 => io.try_write16(val as u16, off),
+            4 => io.try_write32(val, off),
+            _ => Err(EINVAL),
+        }
     }
 
     /// An I/O view of the BAR for register access, checked at build time against the `SIZE`

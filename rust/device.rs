@@ -29,7 +29,16 @@ use crate::{
     shared::nic::NicVfState,
 };
 
+mod dirty;
 mod migration;
+
+#[cfg(CONFIG_KUNIT)]
+pub(crate) use dirty::{
+    emit_runs,
+    heap_sort,
+    PageLog,
+    MAX_PENDING, //
+};
 
 pub(crate) use migration::migration_features;
 
@@ -68,6 +77,9 @@ pub(crate) struct VfDevice {
     /// the reset path holds the core's `memory_lock`, which vfmig takes under `state`).
     #[pin]
     reset_pending: SpinLock<bool>,
+    /// DMA dirty logging while it runs (`device/dirty.rs`); taken before `state`.
+    #[pin]
+    dirty: Mutex<Option<KBox<dirty::Tracker>>>,
 }
 
 /// The mutable part of a [`VfDevice`].
@@ -165,6 +177,7 @@ impl VfDevice {
                     "VfDevice::state"
                 ),
                 reset_pending <- new_spinlock!(false, "VfDevice::reset_pending"),
+                dirty <- new_mutex!(None, "VfDevice::dirty"),
             }),
             GFP_KERNEL,
         )
@@ -217,6 +230,8 @@ impl VfDevice {
 
     /// The VFIO device is being closed; `vfio_pci_core` unmaps the BARs right after.
     pub(crate) fn close(&self) {
+        // Logging ends with the device's life in userspace.
+        self.log_stop();
         let mut st = self.lock();
         st.mig.reset();
         st.bar0 = None;
@@ -240,6 +255,7 @@ impl VfDevice {
         } else {
             seq_print!(m, "migration_state: {}\n", mig.name());
         }
+        self.show_dirty(m);
     }
 
     /// Prints the debugfs `regs` file: a snapshot of the VF's registers, taken now. `ENODEV`
@@ -255,6 +271,15 @@ impl VfDevice {
         }
         seq_print!(m, "{}", RegsDump(&snap));
         Ok(())
+    }
+
+    /// The BAR0 range trapped while the device is bound: the provider's, if migration is
+    /// offered (otherwise no logging is possible and BAR0 is mapped whole).
+    pub(crate) fn trap_range(&self) -> Option<(u32, u32)> {
+        if migration_features() == 0 {
+            return None;
+        }
+        self.provider.trap()
     }
 
     fn bdf(&self) -> Bdf {

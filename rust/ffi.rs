@@ -108,6 +108,13 @@ mod c {
         pub(super) fn vfmig_glue_mem_end(vdev: *mut c_void);
         pub(super) fn vfmig_glue_pf_vf_config(vdev: *mut c_void, out: *mut PfVfConfigC) -> c_int;
         pub(super) fn vfmig_glue_pf_vf_apply(vdev: *mut c_void, want: *const PfVfConfigC) -> c_int;
+        pub(super) fn vfmig_glue_dma_read(
+            vdev: *mut c_void,
+            iova: u64,
+            buf: *mut c_void,
+            len: usize,
+        ) -> c_int;
+        pub(super) fn vfmig_glue_bitmap_set(bitmap: *mut c_void, iova: u64, len: u64);
     }
 }
 
@@ -206,6 +213,38 @@ impl CoreDevice<'_> {
         // SAFETY: `self.ptr` is a live core device (type invariant); `c` is valid for reads for
         // the duration of the call.
         to_result(unsafe { c::vfmig_glue_pf_vf_apply(self.ptr, &c) })
+    }
+}
+
+impl CoreDevice<'_> {
+    /// Reads guest memory at `iova` as the device would (`vfio_dma_rw()`): through the type1
+    /// container's mappings, in the context of the process that made them. `EINVAL` if the
+    /// range is not mapped, `EPERM`/`EFAULT` from the IOMMU driver.
+    pub(crate) fn dma_read(&self, iova: u64, buf: &mut [u8]) -> Result {
+        // SAFETY: `self.ptr` is a live core device (type invariant); `buf` is valid for writes
+        // of `buf.len()` bytes for the duration of the call.
+        to_result(unsafe {
+            c::vfmig_glue_dma_read(self.ptr, iova, buf.as_mut_ptr().cast(), buf.len())
+        })
+    }
+}
+
+/// The `struct iova_bitmap` of a `log_read_and_clear` call, lent for that call.
+///
+/// # Invariants
+///
+/// `ptr` points to an `iova_bitmap` being iterated by `iova_bitmap_for_each()` for `'a`.
+pub(crate) struct DirtyBitmap<'a> {
+    ptr: *mut c_void,
+    _lent: PhantomData<&'a ()>,
+}
+
+impl DirtyBitmap<'_> {
+    /// Marks `iova..iova + len` dirty (`iova_bitmap_set()`; the bitmap ignores what lies
+    /// outside its current window).
+    pub(crate) fn set(&self, iova: u64, len: u64) {
+        // SAFETY: `self.ptr` is a live bitmap (type invariant).
+        unsafe { c::vfmig_glue_bitmap_set(self.ptr, iova, len) }
     }
 }
 
@@ -484,4 +523,141 @@ unsafe extern "C" fn vfmig_rs_reset_done(rs: *mut c_void) {
     // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
     let dev = unsafe { DevicePtr::borrow(rs) };
     dev.reset_done();
+}
+
+/// `struct vfmig_range`: one logged range, first and last byte.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct RangeC {
+    first: u64,
+    last: u64,
+}
+
+/// The BAR0 range vfmig traps, if migration is offered and the provider traps anything.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`]; `start` and `end` are valid for writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_trap_range(rs: *mut c_void, start: *mut u32, end: *mut u32) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    match dev.trap_range() {
+        Some((s, e)) => {
+            // SAFETY: By the safety requirement.
+            unsafe {
+                *start = s;
+                *end = e;
+            }
+            1
+        }
+        None => 0,
+    }
+}
+
+/// A userspace write of `size` bytes of `val` at BAR0 offset `off`, inside the trapped range.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`]; `vdev` is the device's live core device, open.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_trap_write(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    off: u32,
+    size: u32,
+    val: u32,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: By the safety requirement.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    match dev.trap_write(&core, off, size, val) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `log_start` with `n` ranges; `page_size` in/out.
+///
+/// # Safety
+///
+/// `rs` and `vdev` as for [`vfmig_rs_trap_write`]; `ranges` points to `n` ranges;
+/// `page_size` is valid for reads and writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_log_start(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    ranges: *const RangeC,
+    n: u32,
+    page_size: *mut u64,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: By the safety requirement.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    if ranges.is_null() || n == 0 {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: By the safety requirement, `ranges` points to `n` initialized ranges that the
+    // caller does not change during the call.
+    let ranges = unsafe { core::slice::from_raw_parts(ranges, n as usize) };
+    let mut pairs = KVec::new();
+    for r in ranges {
+        if pairs.push((r.first, r.last), GFP_KERNEL).is_err() {
+            return ENOMEM.to_errno();
+        }
+    }
+    // SAFETY: By the safety requirement.
+    let mut ps = unsafe { *page_size };
+    match dev.log_start(&core, &pairs, &mut ps) {
+        Ok(()) => {
+            // SAFETY: By the safety requirement.
+            unsafe { *page_size = ps };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `log_stop`.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_open`].
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_log_stop(rs: *mut c_void) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    dev.log_stop();
+    0
+}
+
+/// `log_read_and_clear` of `iova..iova + len` into `bitmap`.
+///
+/// # Safety
+///
+/// `rs` and `vdev` as for [`vfmig_rs_trap_write`]; `bitmap` is the `iova_bitmap` being
+/// iterated by the caller.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_log_report(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    iova: u64,
+    len: u64,
+    bitmap: *mut c_void,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: By the safety requirement.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    // INVARIANT: By the safety requirement.
+    let bitmap = DirtyBitmap {
+        ptr: bitmap,
+        _lent: PhantomData,
+    };
+    match dev.log_report(&core, iova, len, &bitmap) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

@@ -52,6 +52,84 @@ pub(crate) trait Provider: Sync {
     /// Resets the VF through its own BAR (a function-level software reset), leaving it as any
     /// reset leaves it.
     fn reset(&self, bar0: &BarMapping) -> Result;
+
+    /// The BAR0 byte range `start..end` whose writes vfmig must see to log the device's DMA
+    /// writes (the doorbells that hand buffers to the device), or `None` if the provider needs
+    /// no trap. While migration is offered this range is never mapped into userspace.
+    fn trap(&self) -> Option<(u32, u32)>;
+
+    /// Reads from BAR0 where the device may write guest memory now (see [`DmaView`]).
+    fn dma_view(&self, bar0: &BarMapping, view: &mut DmaView) -> Result;
+
+    /// A write inside [`Provider::trap`] is about to change the 32-bit register at `reg` (4-byte
+    /// aligned) from `old` to `new`: updates `view` to what the device will use after the write
+    /// and says what the write hands to the device.
+    fn trapped_write(&self, view: &mut DmaView, reg: u32, old: u32, new: u32) -> Posted;
+}
+
+/// Most descriptor rings a provider describes in a [`DmaView`].
+pub(crate) const MAX_BUF_RINGS: usize = 4;
+/// Most always-written areas a provider describes in a [`DmaView`].
+pub(crate) const MAX_AREAS: usize = 8;
+
+/// A buffer address inside a descriptor: a little-endian 64-bit IOVA at byte `offset`, naming a
+/// buffer of which the device may write up to `len` bytes (`len == 0`: no such buffer).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BufField {
+    /// Byte offset of the address in the descriptor.
+    pub(crate) offset: u32,
+    /// Bytes the device may write at the address.
+    pub(crate) len: u64,
+}
+
+/// A descriptor ring whose descriptors from `head` up to (not including) `tail`, modulo
+/// `count`, are owned by the device and name buffers it may write (an Rx ring).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BufRing {
+    /// IOVA of descriptor 0.
+    pub(crate) base: u64,
+    /// Descriptors in the ring; 0: no ring.
+    pub(crate) count: u32,
+    /// Bytes per descriptor (at most 64).
+    pub(crate) desc_size: u32,
+    /// First descriptor owned by the device.
+    pub(crate) head: u32,
+    /// First descriptor not owned by the device.
+    pub(crate) tail: u32,
+    /// The buffers each descriptor names.
+    pub(crate) bufs: [BufField; 2],
+}
+
+/// Where a device may write guest memory by DMA, as its registers say at one moment: rings of
+/// descriptors naming buffers, and areas it may write at any time (descriptor rings, which
+/// receive write-backs, and head write-back words). Device-neutral: the dirty tracker
+/// (`device/dirty.rs`) works from this alone.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DmaView {
+    /// Rings whose device-owned descriptors name buffers the device may write.
+    pub(crate) rings: [BufRing; MAX_BUF_RINGS],
+    /// `(iova, length)` areas the device may write at any time; length 0: unused.
+    pub(crate) areas: [(u64, u64); MAX_AREAS],
+}
+
+/// What a trapped register write hands to the device ([`Provider::trapped_write`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Posted {
+    /// Nothing the device may write changes.
+    Nothing,
+    /// Descriptors `from..to` (modulo the ring's count) of ring `ring` become the device's: a
+    /// tail (doorbell) write.
+    Slots {
+        /// Index into [`DmaView::rings`].
+        ring: usize,
+        /// First new descriptor (the old tail).
+        from: u32,
+        /// The new tail.
+        to: u32,
+    },
+    /// A ring or area moves or changes shape: everything is looked at again, before and after
+    /// the write.
+    Rescan,
 }
 
 /// The guest's queue control registers, saved while vfmig holds the queues disabled.

@@ -242,3 +242,151 @@ stats rx_packets=1 rx_octets=60 tx_packets=2 tx_octets=120 rx_multicast=0
         Ok(())
     }
 }
+
+#[kunit_tests(vfmig_dirty)]
+mod dirty_tests {
+    use kernel::prelude::*;
+
+    use crate::device::{
+        emit_runs,
+        heap_sort,
+        PageLog, //
+    };
+
+    const MIB: u64 = 1 << 20;
+
+    /// The page numbers a report of pages `first..=last` would give, as sorted distinct pages.
+    fn report(log: &mut PageLog, first: u64, last: u64, clear: bool) -> Result<KVec<u64>> {
+        let mut pages = KVec::new();
+        let mut runs = KVec::new();
+        if clear {
+            log.take(first, last, &mut pages, &mut runs)?;
+        } else {
+            log.peek(first, last, &mut pages, &mut runs)?;
+        }
+        let mut out = KVec::new();
+        let mut err = Ok(());
+        emit_runs(&mut pages, &runs, |p, n| {
+            for q in p..p + n {
+                if out.last() != Some(&q) && out.push(q, GFP_KERNEL).is_err() {
+                    err = Err(ENOMEM);
+                }
+            }
+        });
+        err?;
+        crate::device::heap_sort(&mut out);
+        Ok(out)
+    }
+
+    #[test]
+    fn heap_sort_sorts() -> Result {
+        let mut v = [9u64, 1, 8, 1, 0, u64::MAX, 7, 3, 3];
+        heap_sort(&mut v);
+        assert_eq!(v, [0, 1, 1, 3, 3, 7, 8, 9, u64::MAX]);
+        let mut e: [u64; 0] = [];
+        heap_sort(&mut e);
+        let mut r = [(5u64, 6u64), (1, 9), (1, 2)];
+        heap_sort(&mut r);
+        assert_eq!(r, [(1, 2), (1, 9), (5, 6)]);
+        Ok(())
+    }
+
+    #[test]
+    fn page_size_agreed() -> Result {
+        let r = [(0, MIB - 1)];
+        assert_eq!(PageLog::new(&r, 4096)?.page_size(), 4096);
+        assert_eq!(PageLog::new(&r, 2 * MIB)?.page_size(), 2 * MIB);
+        // Below 4 KiB or not a power of two: rounded up.
+        assert_eq!(PageLog::new(&r, 512)?.page_size(), 4096);
+        assert_eq!(PageLog::new(&r, 12288)?.page_size(), 16384);
+        assert_eq!(PageLog::new(&r, 0)?.page_size(), 4096);
+        assert!(PageLog::new(&r, u64::MAX).is_err());
+        assert!(PageLog::new(&[], 4096).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn ranges_merge_and_cover() -> Result {
+        // Adjacent ranges merge; a window across both is covered, one past them is not.
+        let log = PageLog::new(
+            &[
+                (2 * MIB, 3 * MIB - 1),
+                (MIB, 2 * MIB - 1),
+                (8 * MIB, 9 * MIB - 1),
+            ],
+            4096,
+        )?;
+        assert_eq!(log.num_ranges(), 2);
+        assert!(log.covers(MIB >> 12, (3 * MIB - 1) >> 12));
+        assert!(!log.covers(MIB >> 12, (3 * MIB) >> 12));
+        assert!(!log.covers((3 * MIB) >> 12, (8 * MIB) >> 12));
+        assert!(log.covers((8 * MIB) >> 12, (8 * MIB) >> 12));
+        Ok(())
+    }
+
+    #[test]
+    fn marks_only_logged_pages() -> Result {
+        let mut log = PageLog::new(&[(MIB, 2 * MIB - 1)], 4096)?;
+        // A buffer straddling the range's start: only the page inside is logged.
+        log.mark(MIB - 100, 2048);
+        // Outside entirely.
+        log.mark(0, 4096);
+        log.mark(3 * MIB, 16384);
+        // Inside, across two pages, twice.
+        log.mark(MIB + 4096 + 2048, 4096);
+        log.mark(MIB + 4096 + 2048, 4096);
+        let got = report(&mut log, MIB >> 12, (2 * MIB - 1) >> 12, true)?;
+        let want = [MIB >> 12, (MIB >> 12) + 1, (MIB >> 12) + 2];
+        assert_eq!(&got[..], &want[..]);
+        // Cleared by the report.
+        assert!(report(&mut log, MIB >> 12, (2 * MIB - 1) >> 12, true)?.is_empty());
+        // A length that runs off the end of the address space is clipped, not wrapped.
+        log.mark(u64::MAX - 10, 100);
+        Ok(())
+    }
+
+    #[test]
+    fn take_clears_only_the_window() -> Result {
+        let mut log = PageLog::new(&[(0, 4 * MIB - 1)], 4096)?;
+        for p in [1u64, 5, 300, 700, 1000] {
+            log.mark(p << 12, 1);
+        }
+        // Peek leaves everything; take of 0..=400 clears 1, 5, 300 only.
+        assert_eq!(&report(&mut log, 0, 400, false)?[..], &[1, 5, 300][..]);
+        assert_eq!(&report(&mut log, 0, 400, true)?[..], &[1, 5, 300][..]);
+        assert_eq!(&report(&mut log, 0, 1023, true)?[..], &[700, 1000][..]);
+        assert_eq!(log.pending(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn overflow_reports_everything_once() -> Result {
+        let mut log = PageLog::new(&[(0, MIB - 1), (4 * MIB, 5 * MIB - 1)], 4096)?;
+        log.mark(4096, 1);
+        log.overflow();
+        assert!(log.overflowed());
+        // A window inside the first range: all of it, then nothing left there.
+        let got = report(&mut log, 16, 31, true)?;
+        assert_eq!(got.len(), 16);
+        assert!(report(&mut log, 16, 31, true)?.is_empty());
+        // The rest of both ranges is still dirty.
+        assert_eq!(report(&mut log, 0, 255, true)?.len(), 256 - 16);
+        assert_eq!(report(&mut log, 1024, 1279, true)?.len(), 256);
+        assert!(!log.overflowed());
+        Ok(())
+    }
+
+    #[test]
+    fn too_many_pages_fall_back_to_all() -> Result {
+        let mut log = PageLog::new(&[(0, 1024 * MIB - 1)], 4096)?;
+        // Distinct pages beyond the bound: no page may be lost.
+        let n = crate::device::MAX_PENDING as u64 + 10;
+        for p in 0..n {
+            log.mark(p << 12, 1);
+        }
+        assert!(log.overflowed());
+        let got = report(&mut log, 0, n - 1, true)?;
+        assert_eq!(got.len() as u64, n);
+        Ok(())
+    }
+}

@@ -20,6 +20,9 @@
 #include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
 #include <linux/file.h>
+#include <linux/interval_tree.h>
+#include <linux/iova_bitmap.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
@@ -37,6 +40,8 @@
  * @debugfs: the device's debugfs directory, /sys/kernel/debug/vfmig/<BDF>
  * @migf_lock: protects @migf; outside every other vfmig lock
  * @migf: the last migration data file handed out (a reference is held), or NULL
+ * @trap_start: first byte of the trapped BAR0 range (page aligned)
+ * @trap_end: end of the trapped BAR0 range (page aligned); 0: nothing is trapped
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core;
@@ -44,6 +49,8 @@ struct vfmig_device {
 	struct dentry *debugfs;
 	struct mutex migf_lock;
 	struct vfmig_mig_file *migf;
+	u64 trap_start;
+	u64 trap_end;
 };
 
 /**
@@ -260,6 +267,207 @@ out:
 	rtnl_unlock();
 	return ret;
 }
+
+int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len)
+{
+	return vfio_dma_rw(&vdev->vdev, iova, buf, len, false);
+}
+
+void vfmig_glue_bitmap_set(void *bitmap, u64 iova, u64 len)
+{
+	iova_bitmap_set(bitmap, iova, len);
+}
+
+/* Whether BAR0 bytes [@start, @start + @len) touch the trapped range. */
+static bool vfmig_trapped(struct vfmig_device *vmdev, u64 start, u64 len)
+{
+	return vmdev->trap_end && len && start < vmdev->trap_end &&
+	       start + len > vmdev->trap_start;
+}
+
+/*
+ * Userspace writes to the device. Writes touching the trapped part of BAR0 are split into the
+ * accesses vfio_pci_core would make (4, 2 or 1 bytes, naturally aligned) and each trapped one
+ * goes to Rust, which logs what it hands to the device and then writes the register itself:
+ * the value inspected is the value written (copied once from userspace).
+ */
+static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
+	u64 pos = *ppos & VFIO_PCI_OFFSET_MASK;
+	size_t done = 0;
+
+	if (index != VFIO_PCI_BAR0_REGION_INDEX || !vfmig_trapped(vmdev, pos, count))
+		return vfio_pci_core_write(core_vdev, buf, count, ppos);
+
+	while (done < count) {
+		size_t left = count - done, sz;
+		u64 off = pos + done;
+		ssize_t ret;
+
+		if (left >= 4 && !(off % 4))
+			sz = 4;
+		else if (left >= 2 && !(off % 2))
+			sz = 2;
+		else
+			sz = 1;
+		if (!vfmig_trapped(vmdev, off, sz)) {
+			loff_t p = *ppos + done;
+
+			ret = vfio_pci_core_write(core_vdev, buf + done, sz, &p);
+		} else if (off + sz > pci_resource_len(vmdev->core.pdev, 0)) {
+			ret = -EINVAL;
+		} else {
+			u32 val = 0;
+
+			if (copy_from_user(&val, buf + done, sz))
+				ret = -EFAULT;
+			else
+				ret = vfmig_rs_trap_write(vmdev->rs, &vmdev->core, off, sz, val);
+			if (!ret)
+				ret = sz;
+		}
+		if (ret < 0) {
+			if (done)
+				break;
+			return ret;
+		}
+		done += ret;
+	}
+	*ppos += done;
+	return done;
+}
+
+/* No mapping of BAR0 may cover the trapped range. */
+static int vfmig_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	u64 index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+
+	if (index == VFIO_PCI_BAR0_REGION_INDEX) {
+		u64 start = ((u64)vma->vm_pgoff << PAGE_SHIFT) & VFIO_PCI_OFFSET_MASK;
+
+		if (vfmig_trapped(vmdev, start, vma->vm_end - vma->vm_start))
+			return -EINVAL;
+	}
+	return vfio_pci_core_mmap(core_vdev, vma);
+}
+
+/* BAR0 announces the parts outside the trapped range as its sparse mmap areas. */
+static int vfmig_get_region_info_caps(struct vfio_device *core_vdev,
+				      struct vfio_region_info *info, struct vfio_info_cap *caps)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	struct vfio_region_info_cap_sparse_mmap *sparse;
+	u64 len = pci_resource_len(vmdev->core.pdev, 0);
+	size_t size;
+	u32 n = 0;
+	int ret;
+
+	ret = vfio_pci_ioctl_get_region_info(core_vdev, info, caps);
+	if (ret || info->index != VFIO_PCI_BAR0_REGION_INDEX || !vmdev->trap_end ||
+	    !(info->flags & VFIO_REGION_INFO_FLAG_MMAP))
+		return ret;
+
+	size = struct_size(sparse, areas, 2);
+	sparse = kzalloc(size, GFP_KERNEL);
+	if (!sparse)
+		return -ENOMEM;
+	sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+	sparse->header.version = 1;
+	if (vmdev->trap_start) {
+		sparse->areas[n].offset = 0;
+		sparse->areas[n].size = vmdev->trap_start;
+		n++;
+	}
+	if (vmdev->trap_end < len) {
+		sparse->areas[n].offset = vmdev->trap_end;
+		sparse->areas[n].size = len - vmdev->trap_end;
+		n++;
+	}
+	sparse->nr_areas = n;
+	ret = vfio_info_add_capability(caps, &sparse->header, struct_size(sparse, areas, n));
+	kfree(sparse);
+	return ret;
+}
+
+/*
+ * ioeventfds write BAR registers from the kernel, around vfmig_write(): none while a range is
+ * trapped (QEMU falls back to handling the access itself).
+ */
+static long vfmig_ioctl(struct vfio_device *core_vdev, unsigned int cmd, unsigned long arg)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	if (cmd == VFIO_DEVICE_IOEVENTFD && vmdev->trap_end)
+		return -EOPNOTSUPP;
+	return vfio_pci_core_ioctl(core_vdev, cmd, arg);
+}
+
+/* A dma-buf of a BAR lets other devices write it by peer-to-peer DMA: none while trapping. */
+static int vfmig_device_feature(struct vfio_device *core_vdev, u32 flags, void __user *arg,
+				size_t argsz)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	if ((flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_DMA_BUF && vmdev->trap_end)
+		return -EOPNOTSUPP;
+	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
+}
+
+static int vfmig_log_start(struct vfio_device *core_vdev, struct rb_root_cached *ranges,
+			   u32 nnodes, u64 *page_size)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	struct interval_tree_node *node;
+	struct vfmig_range *r;
+	u32 n = 0;
+	int ret;
+
+#if IS_ENABLED(CONFIG_IOMMUFD)
+	/*
+	 * The tracker reads descriptors with vfio_dma_rw(), which needs a type1 container: a
+	 * physical device bound to iommufd has no access object for it.
+	 */
+	if (core_vdev->iommufd_device)
+		return -EOPNOTSUPP;
+#endif
+	r = kvmalloc_array(nnodes, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX); node && n < nnodes;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		r[n].first = node->start;
+		r[n].last = node->last;
+		n++;
+	}
+	ret = vfmig_rs_log_start(vmdev->rs, &vmdev->core, r, n, page_size);
+	kvfree(r);
+	return ret;
+}
+
+static int vfmig_log_stop(struct vfio_device *core_vdev)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	return vfmig_rs_log_stop(vmdev->rs);
+}
+
+static int vfmig_log_read_and_clear(struct vfio_device *core_vdev, unsigned long iova,
+				    unsigned long length, struct iova_bitmap *dirty)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+
+	return vfmig_rs_log_report(vmdev->rs, &vmdev->core, iova, length, dirty);
+}
+
+static const struct vfio_log_ops vfmig_log_ops = {
+	.log_start = vfmig_log_start,
+	.log_stop = vfmig_log_stop,
+	.log_read_and_clear = vfmig_log_read_and_clear,
+};
 
 /* Marks @migf disabled: no read/write reaches the device any more. */
 static void vfmig_disable_file(struct vfmig_mig_file *migf)
@@ -526,12 +734,12 @@ static const struct vfio_device_ops vfmig_ops = {
 	.release = vfmig_release_dev,
 	.open_device = vfmig_open_device,
 	.close_device = vfmig_close_device,
-	.ioctl = vfio_pci_core_ioctl,
-	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
-	.device_feature = vfio_pci_core_ioctl_feature,
+	.ioctl = vfmig_ioctl,
+	.get_region_info_caps = vfmig_get_region_info_caps,
+	.device_feature = vfmig_device_feature,
 	.read = vfio_pci_core_read,
-	.write = vfio_pci_core_write,
-	.mmap = vfio_pci_core_mmap,
+	.write = vfmig_write,
+	.mmap = vfmig_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
 	.match_token_uuid = vfio_pci_core_match_token_uuid,
@@ -545,7 +753,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct vfmig_pci_ident ident;
 	struct vfmig_device *vmdev;
-	u32 mig_flags;
+	u32 mig_flags, trap_start, trap_end;
 	int ret;
 
 	vmdev = vfio_alloc_device(vfmig_device, core.vdev, &pdev->dev, &vfmig_ops);
@@ -562,6 +770,12 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (mig_flags) {
 		vmdev->core.vdev.migration_flags = mig_flags;
 		vmdev->core.vdev.mig_ops = &vfmig_mig_ops;
+	}
+	/* With migration comes DMA logging, which needs the provider's doorbells trapped. */
+	if (vfmig_rs_trap_range(vmdev->rs, &trap_start, &trap_end) && trap_end > trap_start) {
+		vmdev->trap_start = round_down(trap_start, PAGE_SIZE);
+		vmdev->trap_end = round_up(trap_end, PAGE_SIZE);
+		vmdev->core.vdev.log_ops = &vfmig_log_ops;
 	}
 
 	dev_set_drvdata(&pdev->dev, &vmdev->core);
@@ -603,6 +817,7 @@ static const struct pci_device_id vfmig_pci_table[] = {
 	{}
 };
 MODULE_DEVICE_TABLE(pci, vfmig_pci_table);
+MODULE_IMPORT_NS("IOMMUFD");
 
 static struct pci_driver vfmig_pci_driver = {
 	.name = "vfmig",

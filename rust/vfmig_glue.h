@@ -85,6 +85,20 @@ int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_v
 int vfmig_glue_pf_vf_apply(struct vfio_pci_core_device *vdev,
 			   const struct vfmig_pf_vf_config *want);
 
+/*
+ * vfio_dma_rw() of @len bytes at @iova into @buf (a read of guest memory as the device sees it;
+ * needs a type1 container, see the log_start op).
+ */
+int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len);
+/* iova_bitmap_set() on the bitmap a log_read_and_clear call was given. */
+void vfmig_glue_bitmap_set(void *bitmap, u64 iova, u64 len);
+
+/* One range of a DMA logging start: first and last byte. Mirrored by `ffi::RangeC`. */
+struct vfmig_range {
+	u64 first;
+	u64 last;
+};
+
 /* Implemented in Rust, called from C. */
 int vfmig_rs_probe(struct pci_dev *pdev, const struct vfmig_pci_ident *ident, void **rs);
 void vfmig_rs_remove(void *rs);
@@ -116,5 +130,19 @@ ssize_t vfmig_rs_mig_read(void *rs, u64 gen, char __user *buf, size_t len);
 ssize_t vfmig_rs_mig_write(void *rs, u64 gen, const char __user *buf, size_t len);
 /* reset_done PCI error handler; may run with the core's memory_lock held for writing. */
 void vfmig_rs_reset_done(void *rs);
+
+/*
+ * DMA dirty logging (rust/device/dirty.rs). vfmig_rs_trap_range() gives the BAR0 byte range
+ * [*start, *end) whose writes must reach vfmig_rs_trap_write() instead of the BAR (returns 1),
+ * or 0: nothing is trapped (migration not offered). The C shell keeps that range out of every
+ * mmap, ioeventfd and dma-buf of BAR0. vfmig_rs_trap_write() performs the write itself.
+ */
+int vfmig_rs_trap_range(void *rs, u32 *start, u32 *end);
+int vfmig_rs_trap_write(void *rs, struct vfio_pci_core_device *vdev, u32 off, u32 size, u32 val);
+int vfmig_rs_log_start(void *rs, struct vfio_pci_core_device *vdev,
+		       const struct vfmig_range *ranges, u32 n, u64 *page_size);
+int vfmig_rs_log_stop(void *rs);
+int vfmig_rs_log_report(void *rs, struct vfio_pci_core_device *vdev, u64 iova, u64 len,
+			void *bitmap);
 
 #endif /* VFMIG_GLUE_H */

@@ -19,6 +19,10 @@ use kernel::{
 };
 
 use super::{
+    BufField,
+    BufRing,
+    DmaView,
+    Posted,
     Provider,
     QueueCtl, //
 };
@@ -181,6 +185,155 @@ impl Provider for Igb82576Vf {
         io.write_reg(regs::CTRL::zeroed().with_rst(true));
         Ok(())
     }
+
+    fn trap(&self) -> Option<(u32, u32)> {
+        Some((regs::TRAP_START, regs::TRAP_END))
+    }
+
+    fn dma_view(&self, bar: &BarMapping, view: &mut DmaView) -> Result {
+        let io = bar.io::<BAR0_SIZE>()?;
+        *view = DmaView::default();
+        // Rings 0 and 1 are the Rx queues; areas 0/1 their descriptor rings, 2/3 the Tx
+        // descriptor rings, 4/5 the Tx head write-back words (see `trapped_write`).
+        view.rings[0] = rx_view::<RxQ0>(io);
+        view.rings[1] = rx_view::<RxQ1>(io);
+        view.areas[0] = ring_area(&view.rings[0]);
+        view.areas[1] = ring_area(&view.rings[1]);
+        (view.areas[2], view.areas[4]) = tx_view::<TxQ0>(io);
+        (view.areas[3], view.areas[5]) = tx_view::<TxQ1>(io);
+        Ok(())
+    }
+
+    fn trapped_write(&self, view: &mut DmaView, reg: u32, old: u32, new: u32) -> Posted {
+        let stride = regs::QUEUE_STRIDE as u32;
+        if (regs::RX_BASE..regs::RX_BASE + 2 * stride).contains(&reg) {
+            let q = ((reg - regs::RX_BASE) / stride) as usize;
+            let r = &mut view.rings[q];
+            match (reg - regs::RX_BASE) % stride {
+                regs::RX_RDT => {
+                    let from = r.tail;
+                    r.tail = new & regs::DESC_INDEX_MASK;
+                    return Posted::Slots {
+                        ring: q,
+                        from,
+                        to: r.tail,
+                    };
+                }
+                regs::RX_RDBAL => {
+                    r.base = (r.base & !0xffff_ffff) | u64::from(new & regs::DBAL_MASK)
+                }
+                regs::RX_RDBAH => r.base = (r.base & 0xffff_ffff) | (u64::from(new) << 32),
+                regs::RX_RDLEN => r.count = (new & regs::DLEN_MASK) / RX_DESC_SIZE,
+                regs::RX_RDH => r.head = new & regs::DESC_INDEX_MASK,
+                regs::RX_SRRCTL => r.bufs = rx_bufs(regs::SRRCTL::from(new)),
+                _ => return Posted::Nothing,
+            }
+            view.areas[q] = ring_area(r);
+            return if old == new {
+                Posted::Nothing
+            } else {
+                Posted::Rescan
+            };
+        }
+        if (regs::TX_BASE..regs::TX_BASE + 2 * stride).contains(&reg) {
+            // The Tx queue registers that move what the device writes: the ring (descriptor
+            // write-back) and the head write-back address. The tail hands over buffers the
+            // device only reads.
+            return match (reg - regs::TX_BASE) % stride {
+                regs::TX_TDBAL
+                | regs::TX_TDBAH
+                | regs::TX_TDLEN
+                | regs::TX_TDWBAL
+                | regs::TX_TDWBAH
+                    if old != new =>
+                {
+                    Posted::Rescan
+                }
+                _ => Posted::Nothing,
+            };
+        }
+        Posted::Nothing
+    }
+}
+
+/// Bytes per Rx descriptor (legacy and advanced formats alike).
+const RX_DESC_SIZE: u32 = 16;
+/// Bytes per Tx descriptor.
+const TX_DESC_SIZE: u64 = 16;
+
+/// The buffers an Rx descriptor names under `srrctl`: the packet buffer address at offset 0 in
+/// every format, and with a header-split descriptor type the header buffer address at offset
+/// 8. A size field of 0 leaves the size to the PF's RCTL: assume the largest (16 KiB packet,
+/// 4 KiB header), so the tracker can only over-report.
+fn rx_bufs(srrctl: regs::SRRCTL) -> [BufField; 2] {
+    let pkt = match u64::from(srrctl.bsizepkt()) {
+        0 => 16 * 1024,
+        kib => kib * 1024,
+    };
+    let hdr = match u64::from(srrctl.bsizehdr()) {
+        0 => 4096,
+        units => units * 64,
+    };
+    let split = matches!(srrctl.desctype().get(), 2..=5);
+    [
+        BufField {
+            offset: 0,
+            len: pkt,
+        },
+        BufField {
+            offset: 8,
+            len: if split { hdr } else { 0 },
+        },
+    ]
+}
+
+/// The descriptor ring of `r` as an always-written area (descriptor write-back).
+fn ring_area(r: &BufRing) -> (u64, u64) {
+    (r.base, u64::from(r.count) * u64::from(r.desc_size))
+}
+
+/// Rx queue `B` as a buffer ring.
+fn rx_view<B: RegisterBase<RxQueue>>(io: Bar0<'_>) -> BufRing {
+    use regs::{
+        RDBAH,
+        RDBAL,
+        RDH,
+        RDLEN,
+        RDT,
+        SRRCTL, //
+    };
+    BufRing {
+        base: addr64(
+            io.read(RDBAH::of::<B>()).into_raw(),
+            io.read(RDBAL::of::<B>()).into_raw(),
+        ),
+        count: (io.read(RDLEN::of::<B>()).into_raw() & regs::DLEN_MASK) / RX_DESC_SIZE,
+        desc_size: RX_DESC_SIZE,
+        head: io.read(RDH::of::<B>()).into_raw() & regs::DESC_INDEX_MASK,
+        tail: io.read(RDT::of::<B>()).into_raw() & regs::DESC_INDEX_MASK,
+        bufs: rx_bufs(io.read(SRRCTL::of::<B>())),
+    }
+}
+
+/// Tx queue `B`: its descriptor ring and its head write-back word (length 0 when disabled) as
+/// always-written areas.
+fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> ((u64, u64), (u64, u64)) {
+    use regs::{
+        TDBAH,
+        TDBAL,
+        TDLEN,
+        TDWBAH,
+        TDWBAL, //
+    };
+    let base = addr64(
+        io.read(TDBAH::of::<B>()).into_raw(),
+        io.read(TDBAL::of::<B>()).into_raw(),
+    );
+    let len = u64::from(io.read(TDLEN::of::<B>()).into_raw() & regs::DLEN_MASK);
+    let wbl = io.read(TDWBAL::of::<B>());
+    let wb = addr64(io.read(TDWBAH::of::<B>()).into_raw(), wbl.into_raw() & !3);
+    let ring = (base, len - len % TX_DESC_SIZE);
+    (ring, (wb, if wbl.enable() { 4 } else { 0 }))
 }
 
 /// Bound on the wait for the queues to stop in [`Provider::quiesce`].

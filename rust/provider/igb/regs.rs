@@ -30,6 +30,45 @@ pub(crate) const NUM_VECTORS: usize = 3;
 /// Dwords of VF<->PF mailbox memory.
 pub(crate) const MAILBOX_DWORDS: usize = 16;
 
+/// The BAR0 pages vfmig traps (never mapped into userspace while migration is offered): the
+/// Rx and Tx queue registers, whose tails hand buffers to the device.
+pub(crate) const TRAP_START: u32 = 0x2000;
+/// End of the trapped BAR0 range.
+pub(crate) const TRAP_END: u32 = 0x4000;
+/// Offset of Rx queue 0's register block.
+pub(crate) const RX_BASE: u32 = 0x2800;
+/// Offset of Tx queue 0's register block.
+pub(crate) const TX_BASE: u32 = 0x3800;
+/// Offsets inside an Rx queue's block (checked against the definitions below).
+pub(crate) const RX_RDBAL: u32 = 0x00;
+/// See [`RX_RDBAL`].
+pub(crate) const RX_RDBAH: u32 = 0x04;
+/// See [`RX_RDBAL`].
+pub(crate) const RX_RDLEN: u32 = 0x08;
+/// See [`RX_RDBAL`].
+pub(crate) const RX_SRRCTL: u32 = 0x0C;
+/// See [`RX_RDBAL`].
+pub(crate) const RX_RDH: u32 = 0x10;
+/// See [`RX_RDBAL`].
+pub(crate) const RX_RDT: u32 = 0x18;
+/// Offsets inside a Tx queue's block (checked against the definitions below).
+pub(crate) const TX_TDBAL: u32 = 0x00;
+/// See [`TX_TDBAL`].
+pub(crate) const TX_TDBAH: u32 = 0x04;
+/// See [`TX_TDBAL`].
+pub(crate) const TX_TDLEN: u32 = 0x08;
+/// See [`TX_TDBAL`].
+pub(crate) const TX_TDWBAL: u32 = 0x38;
+/// See [`TX_TDBAL`].
+pub(crate) const TX_TDWBAH: u32 = 0x3C;
+/// Valid bits of a ring length register (a superset of what QEMU's igb and the datasheet
+/// keep: the tracker may only over-estimate a ring).
+pub(crate) const DLEN_MASK: u32 = 0x000F_FFF0;
+/// Valid bits of a ring base low register.
+pub(crate) const DBAL_MASK: u32 = !0xF;
+/// Valid bits of a head or tail register.
+pub(crate) const DESC_INDEX_MASK: u32 = 0xFFFF;
+
 /// Base family of the per-queue Rx registers.
 pub(crate) struct RxQueue;
 /// Base family of the per-queue Tx registers.
@@ -300,6 +339,16 @@ mod check {
         assert!(off::<VFGOTC>() == shared::VFGOTC);
         assert!(off::<VFMPRC>() == shared::VFMPRC);
         assert!(QUEUE_STRIDE as u32 == shared::QUEUE_STRIDE);
+        assert!(rx::<RxQ0>() == RX_BASE && tx::<TxQ0>() == TX_BASE);
+        assert!(off::<RDBAL>() == RX_RDBAL && off::<RDBAH>() == RX_RDBAH);
+        assert!(off::<RDLEN>() == RX_RDLEN && off::<SRRCTL>() == RX_SRRCTL);
+        assert!(off::<RDH>() == RX_RDH && off::<RDT>() == RX_RDT);
+        assert!(off::<TDBAL>() == TX_TDBAL && off::<TDBAH>() == TX_TDBAH);
+        assert!(off::<TDLEN>() == TX_TDLEN);
+        assert!(off::<TDWBAL>() == TX_TDWBAL && off::<TDWBAH>() == TX_TDWBAH);
+        // Every queue register lies inside the trapped range, and the trap is whole pages.
+        assert!(TRAP_START <= RX_BASE && tx::<TxQ1>() + off::<TDWBAH>() + 4 <= TRAP_END);
+        assert!(TRAP_START % 4096 == 0 && TRAP_END % 4096 == 0);
         assert!(rx::<RxQ0>() + off::<RDBAL>() == shared::rdbal(0));
         assert!(rx::<RxQ1>() + off::<RDBAL>() == shared::rdbal(1));
         assert!(rx::<RxQ0>() + off::<RDBAH>() == shared::rdbah(0));
