@@ -241,9 +241,9 @@ impl VfDevice {
 
     /// Prints the debugfs `state` file: identity, provider, open or closed, migration state.
     pub(crate) fn show_state(&self, m: &SeqFile) {
-        let (open, mig) = {
+        let (open, mig, stats) = {
             let st = self.lock();
-            (st.bar0.is_some(), st.mig.state())
+            (st.bar0.is_some(), st.mig.state(), st.mig.stats)
         };
         seq_print!(m, "provider: {}\n", self.provider.name());
         seq_print!(m, "vf_index: {}\n", self.ident.vf_id);
@@ -254,6 +254,17 @@ impl VfDevice {
             seq_print!(m, "migration_state: n/a\n");
         } else {
             seq_print!(m, "migration_state: {}\n", mig.name());
+            seq_print!(m, "last_error: {}", stats.last_error);
+            match stats.last_error_arc {
+                Some((from, to)) => seq_print!(m, " ({} -> {})\n", from.name(), to.name()),
+                None => seq_print!(m, "\n"),
+            }
+            seq_print!(m, "saves: {}\n", stats.saves);
+            seq_print!(m, "bytes_saved: {}\n", stats.bytes_saved);
+            seq_print!(m, "save_ns: {}\n", stats.save_ns);
+            seq_print!(m, "restores: {}\n", stats.restores);
+            seq_print!(m, "bytes_restored: {}\n", stats.bytes_restored);
+            seq_print!(m, "restore_ns: {}\n", stats.restore_ns);
         }
         self.show_dirty(m);
     }

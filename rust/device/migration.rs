@@ -41,6 +41,10 @@
 
 use kernel::{
     prelude::*,
+    time::{
+        Instant,
+        Monotonic, //
+    },
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -100,6 +104,28 @@ struct ResumeData {
     staging: KBox<NicVfState>,
 }
 
+/// What the debugfs `state` file reports about the last operations.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct MigStats {
+    /// Errno of the last failed arc (0: none failed since the device was bound).
+    pub(super) last_error: i32,
+    /// The arc that failed last, as `(from, to)`.
+    pub(super) last_error_arc: Option<(State, State)>,
+    /// Length of the last saved stream.
+    pub(super) bytes_saved: u64,
+    /// Bytes written to the last resume data fd.
+    pub(super) bytes_restored: u64,
+    /// Duration of the last save (STOP -> STOP_COPY: snapshot and encoding), in ns.
+    pub(super) save_ns: i64,
+    /// Duration of the last restore (RESUMING -> STOP: validation and programming the VF,
+    /// including the PF-side settings), in ns.
+    pub(super) restore_ns: i64,
+    /// Completed saves and restores.
+    pub(super) saves: u64,
+    /// See `saves`.
+    pub(super) restores: u64,
+}
+
 /// The migration state of one VF (under [`VfDevice`]'s `state` lock).
 pub(super) struct Migration {
     state: State,
@@ -115,6 +141,10 @@ pub(super) struct Migration {
     /// applied through the PF netdev (under `rtnl_lock`, so outside `state`; see
     /// [`VfDevice::mig_set_state`]).
     pf_apply: Option<PfVfConfig>,
+    /// Start of the RESUMING -> STOP arc whose PF-side part is still to be applied.
+    restore_start: Option<Instant<Monotonic>>,
+    /// Figures for debugfs; kept across resets.
+    pub(super) stats: MigStats,
 }
 
 impl Migration {
@@ -126,6 +156,17 @@ impl Migration {
             save: None,
             resume: None,
             pf_apply: None,
+            restore_start: None,
+            stats: MigStats {
+                last_error: 0,
+                last_error_arc: None,
+                bytes_saved: 0,
+                bytes_restored: 0,
+                save_ns: 0,
+                restore_ns: 0,
+                saves: 0,
+                restores: 0,
+            },
         }
     }
 
@@ -134,6 +175,7 @@ impl Migration {
         self.state = State::Running;
         self.queues = None;
         self.pf_apply = None;
+        self.restore_start = None;
         self.drop_data();
     }
 
@@ -224,7 +266,12 @@ impl VfDevice {
                 st.mig.state = State::Error;
                 st.mig.queues = None;
                 st.mig.drop_data();
+                st.mig.stats.last_error = e.to_errno();
+                st.mig.stats.last_error_arc = Some((State::Resuming, State::Stop));
                 return (Err(e), st.mig.live_gen());
+            }
+            if let Some(t) = st.mig.restore_start.take() {
+                st.mig.stats.restore_ns = t.elapsed().as_nanos();
             }
             if res.is_err() || Some(st.mig.state) == State::from_raw(target) {
                 return (res, st.mig.live_gen());
@@ -268,6 +315,8 @@ impl VfDevice {
                     );
                     st.mig.state = State::Error;
                     st.mig.drop_data();
+                    st.mig.stats.last_error = e.to_errno();
+                    st.mig.stats.last_error_arc = Some((cur, next));
                     return Err(e);
                 }
             }
@@ -306,6 +355,7 @@ impl VfDevice {
             }
             (State::RunningP2p, State::Stop) | (State::Stop, State::RunningP2p) => Ok(None),
             (State::Stop, State::StopCopy) => {
+                let t0 = Instant::<Monotonic>::now();
                 let pf = match pf {
                     Ok(pf) => *pf,
                     Err(e) => return Err(*e),
@@ -336,6 +386,9 @@ impl VfDevice {
                 if n != len {
                     return Err(EINVAL);
                 }
+                st.mig.stats.bytes_saved = len as u64;
+                st.mig.stats.save_ns = t0.elapsed().as_nanos();
+                st.mig.stats.saves += 1;
                 st.mig.save = Some(SaveData { buf, pos: 0 });
                 Ok(Some(st.mig.new_gen()))
             }
@@ -348,9 +401,11 @@ impl VfDevice {
                 let dec = KBox::new(Decoder::new(Some(expect)), GFP_KERNEL)?;
                 let staging = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
                 st.mig.resume = Some(ResumeData { dec, staging });
+                st.mig.stats.bytes_restored = 0;
                 Ok(Some(st.mig.new_gen()))
             }
             (State::Resuming, State::Stop) => {
+                let t0 = Instant::<Monotonic>::now();
                 let resume = st.mig.resume.take().ok_or(EINVAL)?;
                 st.mig.drop_data();
                 let ResumeData {
@@ -377,6 +432,10 @@ impl VfDevice {
                 }
                 st.mig.queues = Some(q);
                 st.mig.pf_apply = staging.pf;
+                st.mig.stats.restores += 1;
+                st.mig.stats.restore_ns = t0.elapsed().as_nanos();
+                // The PF-side part, applied after this arc, counts too.
+                st.mig.restore_start = st.mig.pf_apply.is_some().then_some(t0);
                 Ok(None)
             }
             _ => Err(EINVAL),
@@ -461,6 +520,7 @@ impl VfDevice {
             let ResumeData { dec, staging } = st.mig.resume.as_mut().ok_or(ENODEV)?;
             let mut sink = NicSink::new(staging, self.provider.format());
             dec.write(chunk, &mut sink).map_err(stream_err)?;
+            st.mig.stats.bytes_restored += n as u64;
             done += n;
         }
         Ok(done)
