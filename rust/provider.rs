@@ -98,6 +98,9 @@ pub(crate) struct BufRing {
     pub(crate) tail: u32,
     /// The buffers each descriptor names.
     pub(crate) bufs: [BufField; 2],
+    /// Whether the queue is enabled: a disabled queue writes nothing (its registers may hold
+    /// stale values, e.g. after a VF reset, which leaves them).
+    pub(crate) enabled: bool,
 }
 
 /// Where a device may write guest memory by DMA, as its registers say at one moment: rings of
@@ -108,7 +111,8 @@ pub(crate) struct BufRing {
 pub(crate) struct DmaView {
     /// Rings whose device-owned descriptors name buffers the device may write.
     pub(crate) rings: [BufRing; MAX_BUF_RINGS],
-    /// `(iova, length)` areas the device may write at any time; length 0: unused.
+    /// `(iova, length)` areas the device may write at any time (of enabled queues only);
+    /// length 0: unused.
     pub(crate) areas: [(u64, u64); MAX_AREAS],
 }
 

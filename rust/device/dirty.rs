@@ -399,7 +399,8 @@ impl Tracker {
     /// the device will read them. Out-of-range indexes mean the whole ring.
     fn scan_ring(&mut self, core: &CoreDevice<'_>, ring: &BufRing, from: u32, to: u32) {
         let (count, size) = (ring.count, ring.desc_size);
-        if count == 0 || size == 0 || size > MAX_DESC_SIZE || from == to {
+        // A disabled queue writes nothing; enabling it is a trapped write that rescans.
+        if !ring.enabled || count == 0 || size == 0 || size > MAX_DESC_SIZE || from == to {
             return;
         }
         let (mut idx, mut left) = if from >= count || to >= count {

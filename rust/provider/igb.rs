@@ -226,6 +226,7 @@ impl Provider for Igb82576Vf {
                 regs::RX_RDLEN => r.count = (new & regs::DLEN_MASK) / RX_DESC_SIZE,
                 regs::RX_RDH => r.head = new & regs::DESC_INDEX_MASK,
                 regs::RX_SRRCTL => r.bufs = rx_bufs(regs::SRRCTL::from(new)),
+                regs::RX_RXDCTL => r.enabled = regs::RXDCTL::from(new).enable(),
                 _ => return Posted::Nothing,
             }
             view.areas[q] = ring_area(r);
@@ -237,14 +238,16 @@ impl Provider for Igb82576Vf {
         }
         if (regs::TX_BASE..regs::TX_BASE + 2 * stride).contains(&reg) {
             // The Tx queue registers that move what the device writes: the ring (descriptor
-            // write-back) and the head write-back address. The tail hands over buffers the
-            // device only reads.
+            // write-back), the head write-back address and the enable. The tail hands over
+            // buffers the device only reads. The areas of the new configuration are logged by
+            // the rescan after the write, before any report can run (`dirty.rs`).
             return match (reg - regs::TX_BASE) % stride {
                 regs::TX_TDBAL
                 | regs::TX_TDBAH
                 | regs::TX_TDLEN
                 | regs::TX_TDWBAL
                 | regs::TX_TDWBAH
+                | regs::TX_TXDCTL
                     if old != new =>
                 {
                     Posted::Rescan
@@ -287,8 +290,12 @@ fn rx_bufs(srrctl: regs::SRRCTL) -> [BufField; 2] {
     ]
 }
 
-/// The descriptor ring of `r` as an always-written area (descriptor write-back).
+/// The descriptor ring of `r` as an always-written area (descriptor write-back); none while
+/// the queue is disabled.
 fn ring_area(r: &BufRing) -> (u64, u64) {
+    if !r.enabled {
+        return (0, 0);
+    }
     (r.base, u64::from(r.count) * u64::from(r.desc_size))
 }
 
@@ -312,11 +319,12 @@ fn rx_view<B: RegisterBase<RxQueue>>(io: Bar0<'_>) -> BufRing {
         head: io.read(RDH::of::<B>()).into_raw() & regs::DESC_INDEX_MASK,
         tail: io.read(RDT::of::<B>()).into_raw() & regs::DESC_INDEX_MASK,
         bufs: rx_bufs(io.read(SRRCTL::of::<B>())),
+        enabled: io.read(regs::RXDCTL::of::<B>()).enable(),
     }
 }
 
-/// Tx queue `B`: its descriptor ring and its head write-back word (length 0 when disabled) as
-/// always-written areas.
+/// Tx queue `B`: its descriptor ring and its head write-back word (if enabled) as always-written
+/// areas; none while the queue is disabled.
 fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> ((u64, u64), (u64, u64)) {
     use regs::{
         TDBAH,
@@ -332,6 +340,9 @@ fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> ((u64, u64), (u64, u64)) {
     let len = u64::from(io.read(TDLEN::of::<B>()).into_raw() & regs::DLEN_MASK);
     let wbl = io.read(TDWBAL::of::<B>());
     let wb = addr64(io.read(TDWBAH::of::<B>()).into_raw(), wbl.into_raw() & !3);
+    if !io.read(regs::TXDCTL::of::<B>()).enable() {
+        return ((0, 0), (0, 0));
+    }
     let ring = (base, len - len % TX_DESC_SIZE);
     (ring, (wb, if wbl.enable() { 4 } else { 0 }))
 }

@@ -24,18 +24,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <linux/vfio.h>
+
 #include "vf82576.h"
-#include "vfmig_mig.h"
+#include "vfmig_util.h"
 
 #define MIG_CYCLES	200
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -68,7 +62,7 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 	struct vf_dev vf0 = { .device_fd = -1 }, vf1 = { .device_fd = -1 };
 	struct vf_dma dma = { 0 };
 	struct vf_ring rx, tx;
-	uint8_t *stream = malloc(MIG_STREAM_MAX);
+	uint8_t *stream = malloc(VFMIG_STREAM_MAX);
 	uint64_t flags = 0;
 	ssize_t len = 0, first_len = -1;
 	int i, ret = 0, fd, d0, d1;
@@ -79,15 +73,15 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 	CHECK(!vf_container_open(&c), "container");
 	CHECK(!vf_open(&c, bdf0, &vf0), "open %s", bdf0);
 	CHECK(!vf_open(&c, bdf1, &vf1), "open %s", bdf1);
-	CHECK(!vf_dma_map(&c, &dma, MIG_DMA_SIZE, MIG_DMA_IOVA), "dma map");
+	CHECK(!vf_dma_map(&c, &dma, VFMIG_DMA_SIZE, VFMIG_DMA_IOVA), "dma map");
 	d0 = vf0.device_fd;
 	d1 = vf1.device_fd;
 	CHECK(!mig_flags(d0, &flags),
 	      "no MIGRATION feature: is vfmig loaded with experimental_migration=1?");
-	CHECK(!mig_bring_up(&vf0, 0), "VF0 mailbox handshake");
-	CHECK(!mig_bring_up(&vf1, 1), "VF1 mailbox handshake");
-	CHECK(!vf_ring_alloc(&dma, &rx, MIG_RING_COUNT, MIG_BUF_SIZE), "rx ring");
-	CHECK(!vf_ring_alloc(&dma, &tx, MIG_RING_COUNT, MIG_BUF_SIZE), "tx ring");
+	CHECK(!vfmig_bring_up(&vf0, 0x04, 0), "VF0 mailbox handshake");
+	CHECK(!vfmig_bring_up(&vf1, 0x04, 1), "VF1 mailbox handshake");
+	CHECK(!vf_ring_alloc(&dma, &rx, VFMIG_RING_COUNT, VFMIG_BUF_SIZE), "rx ring");
+	CHECK(!vf_ring_alloc(&dma, &tx, VFMIG_RING_COUNT, VFMIG_BUF_SIZE), "tx ring");
 	CHECK(!vf_rx_attach(&vf0, &rx) && !vf_tx_attach(&vf0, &tx), "attach rings to VF0");
 	vf_rx_post(&vf0, &rx, -1);
 	/* VF1 waits in STOP, as a migration target before RESUMING */
@@ -97,18 +91,18 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 		double t0;
 
 		/* the P2P quiesce arc alone, then back */
-		t0 = mig_now_us();
+		t0 = vfmig_now_us();
 		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "RUNNING -> RUNNING_P2P");
-		tp[i] = mig_now_us() - t0;
+		tp[i] = vfmig_now_us() - t0;
 		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING, NULL), "RUNNING_P2P -> RUNNING");
 
 		/* save: the arcs to STOP_COPY, one at a time, and the whole stream */
-		t0 = mig_now_us();
+		t0 = vfmig_now_us();
 		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "RUNNING -> RUNNING_P2P");
 		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_STOP, NULL), "RUNNING_P2P -> STOP");
 		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_STOP_COPY, &fd) && fd >= 0, "STOP -> STOP_COPY");
-		len = mig_read_stream(fd, stream, MIG_STREAM_MAX, MIG_STREAM_MAX);
-		ts[i] = mig_now_us() - t0;
+		len = mig_read_stream(fd, stream, VFMIG_STREAM_MAX, VFMIG_STREAM_MAX);
+		ts[i] = vfmig_now_us() - t0;
 		close(fd);
 		CHECK(len > 40, "read stream: %zd", len);
 		CHECK(first_len < 0 || len == first_len, "stream size changed: %zd", len);
@@ -117,13 +111,13 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING, NULL), "STOP_COPY -> RUNNING");
 
 		/* restore into VF1 */
-		t0 = mig_now_us();
+		t0 = vfmig_now_us();
 		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RESUMING, &fd) && fd >= 0, "STOP -> RESUMING");
-		CHECK(!mig_write_stream(fd, stream, len), "write stream");
+		CHECK(!mig_write_stream(fd, stream, len, NULL, 0), "write stream");
 		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "RESUMING -> STOP");
 		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "STOP -> RUNNING_P2P");
 		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RUNNING, NULL), "RUNNING_P2P -> RUNNING");
-		tr[i] = mig_now_us() - t0;
+		tr[i] = vfmig_now_us() - t0;
 		close(fd);
 		/* VF1 back to STOP: it and VF0 share the rings, only one may run them */
 		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "VF1 RUNNING -> STOP");
@@ -169,7 +163,7 @@ int main(int argc, char **argv)
 
 	n = 20;
 	for (i = 0; i < n; i++) {
-		double t0 = now_us();
+		double t0 = vfmig_now_us();
 
 		/* As a VMM starts: a container, the group, the device; closing the last group
 		 * releases the container's IOMMU, so each round starts from scratch. */
@@ -179,7 +173,7 @@ int main(int argc, char **argv)
 		}
 		vf_close(&vf);
 		vf_container_close(&c);
-		t[i] = now_us() - t0;
+		t[i] = vfmig_now_us() - t0;
 	}
 	report("VFIO container+group+device open, close", t, n);
 
@@ -190,7 +184,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/regs", argv[1]);
 	n = 200;
 	for (i = 0; i < n; i++) {
-		double t0 = now_us();
+		double t0 = vfmig_now_us();
 		ssize_t got;
 
 		fd = open(path, O_RDONLY);
@@ -204,17 +198,17 @@ int main(int argc, char **argv)
 			perror("read regs");
 			return 1;
 		}
-		t[i] = now_us() - t0;
+		t[i] = vfmig_now_us() - t0;
 	}
 	report("register snapshot (debugfs regs)", t, n);
 
 	n = 1000;
 	for (i = 0; i < n; i++) {
-		double t0 = now_us();
+		double t0 = vfmig_now_us();
 		volatile uint32_t v = vf_rd32(&vf, 0x0008);
 
 		(void)v;
-		t[i] = now_us() - t0;
+		t[i] = vfmig_now_us() - t0;
 	}
 	report("BAR0 STATUS read (userspace mmap)", t, n);
 	vf_close(&vf);

@@ -14,11 +14,23 @@
  * VF1's mailbox handshake is done before RESUMING, as vfmig_migration_test.c does (a kernel
  * that does not replay the mailbox leaves VF1 its own MAC); traffic after the migration goes to
  * the MAC the PF driver reports for VF1 (`ip link`), whichever that is.
- * Helpers copied from the migration test are in vfmig_mig.h.
+ * The frame format, PF-side socket and migration uAPI helpers are shared with the selftests
+ * (tools/testing/selftests/vfmig/vfmig_util.c).
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "vfmig_mig.h"
+#include <linux/vfio.h>
+
+#include "vf82576.h"
+#include "vfmig_util.h"
 
 #define RX_TIMEOUT_MS	1000
 #define MAX_MISSES	5	/* consecutive lost frames before giving up a direction */
@@ -43,15 +55,6 @@ static void mac_str(const uint8_t *m, char *s)
 	sprintf(s, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-static int same_frame(const uint8_t *buf, size_t len, const uint8_t *dst, const uint8_t *src,
-		      uint32_t nonce, int dir, uint32_t seq)
-{
-	static uint8_t want[2048];
-
-	mig_build_frame(want, dst, src, nonce, dir, seq);
-	return len == (size_t)mig_frame_len(seq) && !memcmp(buf, want, len);
-}
-
 /* PF side: waits for frame `want` from `src`. 1 received, 0 lost. */
 static int pf_recv(struct demo *d, const uint8_t *src, uint32_t want, struct stats *st)
 {
@@ -59,29 +62,22 @@ static int pf_recv(struct demo *d, const uint8_t *src, uint32_t want, struct sta
 	uint64_t end = vf_now_ms() + RX_TIMEOUT_MS;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = d->sock, .events = POLLIN };
-		struct sockaddr_ll from;
-		socklen_t fl = sizeof(from);
 		uint32_t seq;
 		ssize_t n;
-		int left = (int)(end - vf_now_ms());
 
-		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+		n = vfmig_pkt_recv_ours(d->sock, end, d->nonce, VFMIG_DIR_VF_TO_PF, buf,
+					sizeof(buf), &seq);
+		if (n < 0) {
 			st->lost[0]++;
 			return 0;
 		}
-		n = recvfrom(d->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-		if (n < 0 || from.sll_pkttype == PACKET_OUTGOING)
-			continue;
-		if (!mig_ours(buf, n, d->nonce, MIG_DIR_VF_TO_PF, &seq))
-			continue;
 		if (seq < want) {
 			st->dup[0]++;
 			continue;
 		}
 		st->got[0]++;
-		if (seq != want || !same_frame(buf, n, d->pf_mac, src, d->nonce, MIG_DIR_VF_TO_PF,
-					       seq))
+		if (seq != want || !vfmig_same_frame(buf, n, d->pf_mac, src, d->nonce,
+						     VFMIG_DIR_VF_TO_PF, seq))
 			st->corrupt[0]++;
 		return 1;
 	}
@@ -89,25 +85,12 @@ static int pf_recv(struct demo *d, const uint8_t *src, uint32_t want, struct sta
 
 static int pf_send(struct demo *d, const uint8_t *dst, uint32_t seq)
 {
-	static uint8_t buf[2048];
-	struct sockaddr_ll to = { 0 };
-	int len = mig_frame_len(seq);
+	int ret = vfmig_pf_send(d->sock, d->ifindex, dst, d->pf_mac, d->nonce, VFMIG_DIR_PF_TO_VF,
+				seq);
 
-	mig_build_frame(buf, dst, d->pf_mac, d->nonce, MIG_DIR_PF_TO_VF, seq);
-	to.sll_family = AF_PACKET;
-	to.sll_ifindex = d->ifindex;
-	to.sll_protocol = htons(MIG_ETHERTYPE_TEST);
-	to.sll_halen = 6;
-	memcpy(to.sll_addr, dst, 6);
-	for (int tries = 0; tries < 100; tries++) {
-		if (sendto(d->sock, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) == len)
-			return 0;
-		if (errno != ENOBUFS && errno != EAGAIN)
-			break;
-		usleep(1000);
-	}
-	fprintf(stderr, "PF: sendto seq %u: %s\n", seq, strerror(errno));
-	return -1;
+	if (ret)
+		fprintf(stderr, "PF: sendto seq %u: %s\n", seq, strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 /* VF side: waits for frame `want` in the Rx ring. 1 received, 0 lost. */
@@ -124,7 +107,7 @@ static int ring_recv(struct demo *d, struct vf_dev *vf, uint32_t want, struct st
 			return 0;
 		}
 		ok = (f.status_error & VF_RXD_STAT_EOP) && !(f.status_error & VF_RXD_ERR_MASK);
-		if (!mig_ours(f.data, f.len, d->nonce, MIG_DIR_PF_TO_VF, &seq)) {
+		if (!vfmig_frame_ours(f.data, f.len, d->nonce, VFMIG_DIR_PF_TO_VF, &seq)) {
 			st->others++;
 			vf_rx_post(vf, &d->rx, -1);
 			continue;
@@ -135,8 +118,8 @@ static int ring_recv(struct demo *d, struct vf_dev *vf, uint32_t want, struct st
 			continue;
 		}
 		st->got[1]++;
-		if (!ok || seq != want || !same_frame(f.data, f.len, vf->mac, d->pf_mac, d->nonce,
-						      MIG_DIR_PF_TO_VF, seq))
+		if (!ok || seq != want || !vfmig_same_frame(f.data, f.len, vf->mac, d->pf_mac,
+							    d->nonce, VFMIG_DIR_PF_TO_VF, seq))
 			st->corrupt[1]++;
 		vf_rx_post(vf, &d->rx, -1);
 		return 1;
@@ -147,12 +130,12 @@ static int ring_recv(struct demo *d, struct vf_dev *vf, uint32_t want, struct st
 static int exchange(struct demo *d, struct vf_dev *vf, uint32_t first, uint32_t n,
 		    struct stats *st)
 {
-	static uint8_t buf[2048];
+	static uint8_t buf[VFMIG_FRAME_MAX];
 	int miss0 = 0, miss1 = 0;
 
 	for (uint32_t i = first; i < first + n; i++) {
-		mig_build_frame(buf, d->pf_mac, vf->mac, d->nonce, MIG_DIR_VF_TO_PF, i);
-		if (vf_tx_send(vf, &d->tx, buf, mig_frame_len(i)))
+		vfmig_build_frame(buf, d->pf_mac, vf->mac, d->nonce, VFMIG_DIR_VF_TO_PF, i);
+		if (vf_tx_send(vf, &d->tx, buf, vfmig_frame_len(i)))
 			return -1;
 		st->sent[0]++;
 		miss0 = pf_recv(d, vf->mac, i, st) ? 0 : miss0 + 1;
@@ -183,10 +166,10 @@ static void print_stats(const char *what, const struct stats *st)
 static double arc(struct vf_dev *vf, const char *name, uint32_t to, int *fd)
 {
 	int from = mig_get(vf->device_fd), ret;
-	double t0 = mig_now_us(), t;
+	double t0 = vfmig_now_us(), t;
 
 	ret = mig_set(vf->device_fd, to, fd);
-	t = mig_now_us() - t0;
+	t = vfmig_now_us() - t0;
 	if (ret) {
 		printf("  %s %-11s -> %-11s FAILED: %s\n", name, mig_state_name(from),
 		       mig_state_name(to), strerror(-ret));
@@ -200,52 +183,15 @@ static double arc(struct vf_dev *vf, const char *name, uint32_t to, int *fd)
 	return t;
 }
 
-/* The VF's index under its PF (sysfs physfn/virtfnN), or -1. */
-static int vf_index(const char *bdf)
-{
-	char path[256], link[256];
-
-	for (int i = 0; i < 64; i++) {
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn/virtfn%d", bdf, i);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = 0;
-		if (strstr(link, bdf))
-			return i;
-	}
-	return -1;
-}
-
-/* The PF driver's view of VF `bdf`'s MAC (`ip link show PF_IF`, "vf N link/ether M");
- * 0 and *mac, or -1. */
+/* The PF driver's view of VF `bdf`'s MAC (`ip link show PF_IF`); 0 and *mac, or -1 (also when
+ * the PF reports no MAC, all zeroes). */
 static int pf_view_mac(const char *pf_if, const char *bdf, uint8_t *mac)
 {
-	char cmd[128], line[512], key[16];
-	int idx = vf_index(bdf), ret = -1;
-	FILE *p;
+	int idx = vfmig_vf_index(bdf);
 
-	if (idx < 0)
+	if (idx < 0 || vfmig_pf_view_of_vf_mac(pf_if, idx, mac))
 		return -1;
-	snprintf(cmd, sizeof(cmd), "ip link show dev %s 2>/dev/null", pf_if);
-	snprintf(key, sizeof(key), "vf %d ", idx);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p)) {
-		char *k = strstr(line, key), *e;
-
-		if (!k || !(e = strstr(k, "link/ether ")))
-			continue;
-		if (!mig_parse_mac(e + strlen("link/ether "), mac) &&
-		    (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-			ret = 0;
-		break;
-	}
-	pclose(p);
-	return ret;
+	return mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5] ? 0 : -1;
 }
 
 static void show_debugfs(const char *bdf)
@@ -275,7 +221,6 @@ static void show_debugfs(const char *bdf)
 int main(int argc, char **argv)
 {
 	static struct demo d;
-	struct sockaddr_ll sll = { 0 };
 	struct stats before = { 0 }, after = { 0 };
 	const char *out = argc > 5 ? argv[5] : "/tmp/vf0.state";
 	uint32_t frames = argc > 4 ? strtoul(argv[4], NULL, 0) : 100;
@@ -291,11 +236,11 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		DIE("usage: %s BDF0 BDF1 PF_IF [FRAMES [STATE_FILE]]", argv[0]);
 	d.ifindex = if_nametoindex(argv[3]);
-	if (d.ifindex <= 0 || mig_if_mac(argv[3], d.pf_mac))
+	if (d.ifindex <= 0 || vfmig_netdev_mac(argv[3], d.pf_mac))
 		DIE("PF netdev %s not found", argv[3]);
 	srand(time(NULL) ^ getpid());
 	d.nonce = (uint32_t)rand() ^ ((uint32_t)getpid() << 16);
-	d.stream = malloc(MIG_STREAM_MAX);
+	d.stream = malloc(VFMIG_STREAM_MAX);
 	if (!d.stream)
 		DIE("malloc");
 
@@ -304,17 +249,17 @@ int main(int argc, char **argv)
 	if (vf_container_open(&d.c) || vf_open(&d.c, argv[1], &d.vf0) ||
 	    vf_open(&d.c, argv[2], &d.vf1))
 		DIE("cannot open the VFs");
-	if (vf_dma_map(&d.c, &d.dma, MIG_DMA_SIZE, MIG_DMA_IOVA))
+	if (vf_dma_map(&d.c, &d.dma, VFMIG_DMA_SIZE, VFMIG_DMA_IOVA))
 		DIE("DMA map");
 	if (mig_flags(d.vf0.device_fd, &flags))
 		DIE("VF0 offers no MIGRATION feature: is vfmig loaded with experimental_migration=1?");
-	printf("  guest memory: %u KiB at IOVA 0x%llx, shared by both VFs\n", MIG_DMA_SIZE >> 10,
-	       MIG_DMA_IOVA);
+	printf("  guest memory: %u KiB at IOVA 0x%llx, shared by both VFs\n", VFMIG_DMA_SIZE >> 10,
+	       VFMIG_DMA_IOVA);
 	printf("  VFIO_DEVICE_FEATURE_MIGRATION flags 0x%llx:%s%s%s\n", (unsigned long long)flags,
 	       flags & VFIO_MIGRATION_STOP_COPY ? " STOP_COPY" : "",
 	       flags & VFIO_MIGRATION_P2P ? " P2P" : "",
 	       flags & VFIO_MIGRATION_PRE_COPY ? " PRE_COPY" : "");
-	if (mig_bring_up(&d.vf0, 0) || mig_bring_up(&d.vf1, 1))
+	if (vfmig_bring_up(&d.vf0, 0x04, 0) || vfmig_bring_up(&d.vf1, 0x04, 1))
 		DIE("mailbox reset handshake failed");
 	mac_str(d.vf0.mac, m0);
 	mac_str(d.vf1.mac, m1);
@@ -325,27 +270,22 @@ int main(int argc, char **argv)
 
 	printf("== 2. the guest runs traffic on VF0: %u frames each way with PF %s (%s)\n", frames,
 	       argv[3], mp);
-	if (vf_ring_alloc(&d.dma, &d.rx, MIG_RING_COUNT, MIG_BUF_SIZE) ||
-	    vf_ring_alloc(&d.dma, &d.tx, MIG_RING_COUNT, MIG_BUF_SIZE))
+	if (vf_ring_alloc(&d.dma, &d.rx, VFMIG_RING_COUNT, VFMIG_BUF_SIZE) ||
+	    vf_ring_alloc(&d.dma, &d.tx, VFMIG_RING_COUNT, VFMIG_BUF_SIZE))
 		DIE("rings");
-	d.sock = socket(AF_PACKET, SOCK_RAW, htons(MIG_ETHERTYPE_TEST));
+	d.sock = vfmig_pkt_open(d.ifindex, 0);
 	if (d.sock < 0)
-		DIE("AF_PACKET socket: %s", strerror(errno));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(MIG_ETHERTYPE_TEST);
-	sll.sll_ifindex = d.ifindex;
-	if (bind(d.sock, (struct sockaddr *)&sll, sizeof(sll)))
-		DIE("bind: %s", strerror(errno));
+		DIE("AF_PACKET socket on %s: %s", argv[3], strerror(-d.sock));
 	if (vf_rx_attach(&d.vf0, &d.rx) || vf_tx_attach(&d.vf0, &d.tx))
 		DIE("attach rings");
 	vf_rx_post(&d.vf0, &d.rx, -1);
 	printf("  rings: Rx and Tx %u descriptors each, Rx at IOVA 0x%llx, Tx at IOVA 0x%llx\n",
-	       MIG_RING_COUNT, (unsigned long long)d.rx.desc_iova,
+	       VFMIG_RING_COUNT, (unsigned long long)d.rx.desc_iova,
 	       (unsigned long long)d.tx.desc_iova);
-	t0 = mig_now_us();
+	t0 = vfmig_now_us();
 	if (exchange(&d, &d.vf0, 0, frames, &before))
 		rc = 1;
-	printf("  %u round trips in %.1f ms\n", frames, (mig_now_us() - t0) / 1e3);
+	printf("  %u round trips in %.1f ms\n", frames, (vfmig_now_us() - t0) / 1e3);
 	print_stats("before (VF0)", &before);
 	printf("  VF0 hardware: RDH %u RDT %u TDH %u TDT %u\n", vf_rd32(&d.vf0, VF_RDH),
 	       vf_rd32(&d.vf0, VF_RDT), vf_rd32(&d.vf0, VF_TDH), vf_rd32(&d.vf0, VF_TDT));
@@ -361,9 +301,9 @@ int main(int argc, char **argv)
 	t_copy = arc(&d.vf0, "VF0", VFIO_DEVICE_STATE_STOP_COPY, &fd);
 	if (t_p2p < 0 || t_stop < 0 || t_copy < 0 || fd < 0)
 		DIE("save arcs failed");
-	t0 = mig_now_us();
-	len = mig_read_stream(fd, d.stream, MIG_STREAM_MAX, MIG_STREAM_MAX);
-	t_read = mig_now_us() - t0;
+	t0 = vfmig_now_us();
+	len = mig_read_stream(fd, d.stream, VFMIG_STREAM_MAX, VFMIG_STREAM_MAX);
+	t_read = vfmig_now_us() - t0;
 	close(fd);
 	if (len <= 0)
 		DIE("reading the stream: %s", strerror(-len));
@@ -379,10 +319,10 @@ int main(int argc, char **argv)
 	t_res = arc(&d.vf1, "VF1", VFIO_DEVICE_STATE_RESUMING, &fd);
 	if (t_res < 0 || fd < 0)
 		DIE("STOP -> RESUMING failed");
-	t0 = mig_now_us();
-	if (mig_write_stream(fd, d.stream, len))
+	t0 = vfmig_now_us();
+	if (mig_write_stream(fd, d.stream, len, NULL, 0))
 		DIE("writing the stream: %s", strerror(errno));
-	t_write = mig_now_us() - t0;
+	t_write = vfmig_now_us() - t0;
 	printf("  VF1 write %zd bytes to data fd            %9.1f us\n", len, t_write);
 	t_rstop = arc(&d.vf1, "VF1", VFIO_DEVICE_STATE_STOP, NULL);
 	close(fd);
@@ -415,10 +355,10 @@ int main(int argc, char **argv)
 			memcpy(d.vf1.mac, pm, 6);
 		}
 	}
-	t0 = mig_now_us();
+	t0 = vfmig_now_us();
 	if (exchange(&d, &d.vf1, frames, frames, &after))
 		rc = 1;
-	printf("  %u round trips in %.1f ms\n", frames, (mig_now_us() - t0) / 1e3);
+	printf("  %u round trips in %.1f ms\n", frames, (vfmig_now_us() - t0) / 1e3);
 	print_stats("after (VF1)", &after);
 	printf("  VF0 (source) after: RDH %u TDH %u (unchanged: it never moved again)\n",
 	       vf_rd32(&d.vf0, VF_RDH), vf_rd32(&d.vf0, VF_TDH));

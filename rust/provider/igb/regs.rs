@@ -51,12 +51,16 @@ pub(crate) const RX_SRRCTL: u32 = 0x0C;
 pub(crate) const RX_RDH: u32 = 0x10;
 /// See [`RX_RDBAL`].
 pub(crate) const RX_RDT: u32 = 0x18;
+/// See [`RX_RDBAL`].
+pub(crate) const RX_RXDCTL: u32 = 0x28;
 /// Offsets inside a Tx queue's block (checked against the definitions below).
 pub(crate) const TX_TDBAL: u32 = 0x00;
 /// See [`TX_TDBAL`].
 pub(crate) const TX_TDBAH: u32 = 0x04;
 /// See [`TX_TDBAL`].
 pub(crate) const TX_TDLEN: u32 = 0x08;
+/// See [`TX_TDBAL`].
+pub(crate) const TX_TXDCTL: u32 = 0x28;
 /// See [`TX_TDBAL`].
 pub(crate) const TX_TDWBAL: u32 = 0x38;
 /// See [`TX_TDBAL`].
@@ -343,6 +347,7 @@ mod check {
         assert!(off::<RDBAL>() == RX_RDBAL && off::<RDBAH>() == RX_RDBAH);
         assert!(off::<RDLEN>() == RX_RDLEN && off::<SRRCTL>() == RX_SRRCTL);
         assert!(off::<RDH>() == RX_RDH && off::<RDT>() == RX_RDT);
+        assert!(off::<RXDCTL>() == RX_RXDCTL && off::<TXDCTL>() == TX_TXDCTL);
         assert!(off::<TDBAL>() == TX_TDBAL && off::<TDBAH>() == TX_TDBAH);
         assert!(off::<TDLEN>() == TX_TDLEN);
         assert!(off::<TDWBAL>() == TX_TDWBAL && off::<TDWBAH>() == TX_TDWBAH);

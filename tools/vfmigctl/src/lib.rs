@@ -24,7 +24,7 @@ use serde_json::json;
 use vfmig_state::Identity;
 
 use crate::cli::{Cli, Cmd, OpenArgs};
-use crate::device::{features_text, Device};
+use crate::device::{features_text, Device, Via};
 use crate::error::{errno_text, CtlError, Exit, Result};
 use crate::mig::Progress;
 use crate::stream::CheckOutcome;
@@ -348,7 +348,13 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             open,
         } => {
             let bdf = normalize_bdf(bdf)?;
-            let dev = open_device(&sysfs, cli, &bdf, open)?;
+            // A software dirty tracker (vfmig's) reads descriptors with vfio_dma_rw(), which
+            // needs a type1 container: `auto` means the group path here.
+            let mut open = open.clone();
+            if open.via == Via::Auto {
+                open.via = Via::Group;
+            }
+            let dev = open_device(&sysfs, cli, &bdf, &open)?;
             let o = mig::DirtyOpts {
                 ranges: ranges.clone(),
                 page_size: *page_size,

@@ -425,7 +425,21 @@ pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress)
         ranges: ranges.as_ptr() as usize as u64,
     };
     dev.feature(start_feat | v::VFIO_DEVICE_FEATURE_SET, &mut ctl)
-        .map_err(|e| CtlError::new(Exit::Failure, os_msg("DMA_LOGGING_START", &e)))?;
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                CtlError::new(
+                    Exit::NoMigration,
+                    format!(
+                        "{}: DMA logging is not possible when opened via {} (EOPNOTSUPP): \
+                         the driver's software tracker needs a type1 container (--via group)",
+                        dev.bdf,
+                        dev.via.name()
+                    ),
+                )
+            } else {
+                CtlError::new(Exit::Failure, os_msg("DMA_LOGGING_START", &e))
+            }
+        })?;
     prog.say(&format!(
         "DMA logging started on {} range(s), page size {}",
         ranges.len(),

@@ -37,6 +37,9 @@ tap_check module.loaded test -d /sys/module/vfmig
 # The module's KUnit suites (the shared state format, in-kernel).
 record_kunit kunit vfmig_shared
 tap_check kunit.vfmig_shared_passed test $? -eq 0
+# The dirty log's bookkeeping (ranges, take/peek, overflow fallback), in-kernel.
+record_kunit kunit vfmig_dirty
+tap_check kunit.vfmig_dirty_passed test $? -eq 0
 tap_check bind.vf0_to_vfmig pci_bind "$vf0" vfmig
 tap_check bind.vfio_nodes sh -c "ls /dev/vfio/\$(basename \$(readlink /sys/bus/pci/devices/$vf0/iommu_group)) /sys/bus/pci/devices/$vf0/vfio-dev/vfio* >/dev/null"
 
@@ -94,12 +97,19 @@ else
 fi
 
 # --- further suites, each a file sourced with $pf $vf0 $vf1 set and VF0 unbound -------------
+# The migration suite first, then the dirty-logging suite, then every other suite_*.sh in name
+# order, each once.
 pci_unbind "$vf0"
-for suite in "$(dirname "$0")"/suite_*.sh; do
+suite_dir=$(dirname "$0")
+suites_done=
+for suite in "$suite_dir/suite_migration.sh" "$suite_dir/suite_dirty.sh" "$suite_dir"/suite_*.sh; do
 	[ -f "$suite" ] || continue
+	case " $suites_done " in *" $(basename "$suite") "*) continue ;; esac
+	suites_done="$suites_done $(basename "$suite")"
 	diag "suite $(basename "$suite")"
 	. "$suite"
 done
+unset suite_dir suites_done
 
 # --- a function no provider drives is refused --------------------------------------------------
 # driver_override lets userspace offer vfmig any device; the PF (8086:10c9) must be refused with

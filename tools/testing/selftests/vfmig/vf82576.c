@@ -37,6 +37,11 @@
  * - vfio-pci (and vfmig) reset the VF (FLR) when the device is opened and closed: the PF sees
  *   VFLRE each time, so every open must be followed by the reset handshake before traffic.
  * - All BAR0 accesses must be 32-bit; unknown offsets read 0 and writes are dropped.
+ * - vfmig loaded with experimental_migration=1 traps the Rx/Tx queue register pages (0x2000 -
+ *   0x3fff: RDT/TDT doorbells among them): BAR0 then carries a sparse mmap capability with only
+ *   [0, 0x2000) mmappable, an mmap over a trapped page fails with EINVAL, and those registers
+ *   are reached through pread/pwrite on the region. vf_open maps what the capability allows and
+ *   vf_rd32/vf_wr32 pick the path per 4 KiB page.
  * - Per-VF counters (0xF10..) are read-only and count only in VMDq mode.
  */
 #include <errno.h>
@@ -122,14 +127,60 @@ static int iommu_group_of(const char *bdf)
 	return atoi(basename(target));
 }
 
-static int region_info(int fd, uint32_t index, struct vfio_region_info *ri)
+struct vfio_region_info *vf_region_info(int device_fd, uint32_t index)
 {
-	memset(ri, 0, sizeof(*ri));
-	ri->argsz = sizeof(*ri);
-	ri->index = index;
-	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, ri))
-		return -errno;
-	return 0;
+	uint32_t size = sizeof(struct vfio_region_info) + 256;
+	struct vfio_region_info *ri = NULL;
+
+	/* The kernel reports the argsz the capabilities need; grow and ask again until they fit
+	 * (a capability chain may in principle change between calls, hence the loop). */
+	for (int tries = 0; tries < 8; tries++) {
+		struct vfio_region_info *n = realloc(ri, size);
+
+		if (!n) {
+			free(ri);
+			errno = ENOMEM;
+			return NULL;
+		}
+		ri = n;
+		memset(ri, 0, size);
+		ri->argsz = size;
+		ri->index = index;
+		if (ioctl(device_fd, VFIO_DEVICE_GET_REGION_INFO, ri)) {
+			int err = errno;
+
+			free(ri);
+			errno = err;
+			return NULL;
+		}
+		if (ri->argsz <= size)
+			return ri;
+		size = ri->argsz;
+	}
+	free(ri);
+	errno = EOVERFLOW;
+	return NULL;
+}
+
+const struct vfio_info_cap_header *vf_region_cap(const struct vfio_region_info *ri, uint16_t id)
+{
+	uint32_t off;
+
+	if (!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS))
+		return NULL;
+	off = ri->cap_offset;
+	/* offsets are from the start of the info; a chain ends with next == 0 */
+	for (int n = 0; off && n < 64; n++) {
+		const struct vfio_info_cap_header *h;
+
+		if (off < sizeof(*ri) || off > ri->argsz || ri->argsz - off < sizeof(*h) || off % 4)
+			return NULL;
+		h = (const void *)((const uint8_t *)ri + off);
+		if (h->id == id)
+			return h;
+		off = h->next;
+	}
+	return NULL;
 }
 
 int vf_cfg_read(struct vf_dev *vf, uint32_t off, void *buf, size_t len)
@@ -146,14 +197,81 @@ int vf_cfg_write(struct vf_dev *vf, uint32_t off, const void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
+/*
+ * Maps what BAR0 allows. Without a sparse mmap capability the whole region (as vfio-pci offers
+ * it). With one (a variant driver trapping part of the BAR), a PROT_NONE reservation of the BAR's
+ * size, each area mapped over it with MAP_FIXED, and the mapped pages noted in vf->bar0_mapped;
+ * the other pages are accessed through pread/pwrite. A failed mmap is not an error: those pages
+ * fall back to pread/pwrite, as without any mmap.
+ */
+static void bar0_map(struct vf_dev *vf, const struct vfio_region_info *ri)
+{
+	const struct vfio_region_info_cap_sparse_mmap *sp;
+	const struct vfio_info_cap_header *h;
+	uint64_t page = sysconf(_SC_PAGESIZE);
+	uint8_t *base;
+	void *p;
+
+	h = vf_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	if (!h) {
+		p = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, vf->device_fd,
+			 ri->offset);
+		if (p != MAP_FAILED) {
+			vf->bar0 = p;
+			vf->bar0_full = true;
+		}
+		return;
+	}
+	sp = (const void *)h;
+	if ((const uint8_t *)h + sizeof(*sp) > (const uint8_t *)ri + ri->argsz ||
+	    sp->nr_areas > ((const uint8_t *)ri + ri->argsz - (const uint8_t *)sp->areas) /
+			   sizeof(sp->areas[0])) {
+		pr_err("%s: BAR0 sparse mmap capability truncated", vf->bdf);
+		return;
+	}
+	if (!sp->nr_areas)
+		return;
+	base = mmap(NULL, ri->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return;
+	for (uint32_t i = 0; i < sp->nr_areas; i++) {
+		uint64_t off = sp->areas[i].offset, size = sp->areas[i].size;
+
+		if (!size)
+			continue;
+		if (off % page || size % page || off > ri->size || size > ri->size - off) {
+			pr_err("%s: BAR0 sparse area [0x%llx, +0x%llx) ignored", vf->bdf,
+			       (unsigned long long)off, (unsigned long long)size);
+			continue;
+		}
+		p = mmap(base + off, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 vf->device_fd, ri->offset + off);
+		if (p == MAP_FAILED) {
+			pr_err("%s: mmap of BAR0 area [0x%llx, +0x%llx): %s", vf->bdf,
+			       (unsigned long long)off, (unsigned long long)size, strerror(errno));
+			/* keep the range reserved: nothing else may land inside the BAR's range */
+			mmap(base + off, size, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+			continue;
+		}
+		for (uint64_t a = off; a < off + size; a += VF_BAR0_PAGE)
+			if (a / VF_BAR0_PAGE < VF_BAR0_MAX_PAGES)
+				vf->bar0_mapped |= 1ull << (a / VF_BAR0_PAGE);
+	}
+	if (!vf->bar0_mapped) {
+		munmap(base, ri->size);
+		return;
+	}
+	vf->bar0 = (void *)base;
+}
+
 int vf_open(struct vf_container *c, const char *bdf, struct vf_dev *vf)
 {
 	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_region_info ri;
+	struct vfio_region_info *ri;
 	char path[64];
 	uint16_t cmd;
 	int group, ret;
-	void *p;
 
 	memset(vf, 0, sizeof(*vf));
 	vf->c = c;
@@ -197,25 +315,25 @@ int vf_open(struct vf_container *c, const char *bdf, struct vf_dev *vf)
 		goto err;
 	}
 
-	ret = region_info(vf->device_fd, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
-	if (ret)
-		goto err;
-	vf->cfg_offset = ri.offset;
-	ret = region_info(vf->device_fd, VFIO_PCI_BAR0_REGION_INDEX, &ri);
-	if (ret)
-		goto err;
-	if (ri.size < 0x4000) {
-		pr_err("%s: BAR0 is %llu bytes", bdf, (unsigned long long)ri.size);
+	ri = vf_region_info(vf->device_fd, VFIO_PCI_CONFIG_REGION_INDEX);
+	if (!ri)
+		goto err_info;
+	vf->cfg_offset = ri->offset;
+	free(ri);
+	ri = vf_region_info(vf->device_fd, VFIO_PCI_BAR0_REGION_INDEX);
+	if (!ri)
+		goto err_info;
+	if (ri->size < 0x4000) {
+		pr_err("%s: BAR0 is %llu bytes", bdf, (unsigned long long)ri->size);
+		free(ri);
 		ret = -ENODEV;
 		goto err;
 	}
-	vf->bar0_offset = ri.offset;
-	vf->bar0_size = ri.size;
-	if (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) {
-		p = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, vf->device_fd, ri.offset);
-		if (p != MAP_FAILED)
-			vf->bar0 = p;
-	}
+	vf->bar0_offset = ri->offset;
+	vf->bar0_size = ri->size;
+	if (ri->flags & VFIO_REGION_INFO_FLAG_MMAP)
+		bar0_map(vf, ri);
+	free(ri);
 
 	/* A guest driver enables memory decoding and bus mastering itself. */
 	ret = vf_cfg_read(vf, PCI_COMMAND, &cmd, sizeof(cmd));
@@ -228,6 +346,9 @@ int vf_open(struct vf_container *c, const char *bdf, struct vf_dev *vf)
 		goto err;
 	}
 	return 0;
+err_info:
+	ret = -errno;
+	pr_err("%s: VFIO_DEVICE_GET_REGION_INFO: %s", bdf, strerror(errno));
 err:
 	vf_close(vf);
 	return ret;
@@ -243,9 +364,11 @@ void vf_close(struct vf_dev *vf)
 			vf_cfg_write(vf, PCI_COMMAND, &cmd, sizeof(cmd));
 		}
 	}
-	if (vf->bar0)
+	if (vf->bar0)	/* the whole mmap, or the reservation with the sparse areas in it */
 		munmap((void *)vf->bar0, vf->bar0_size);
 	vf->bar0 = NULL;
+	vf->bar0_full = false;
+	vf->bar0_mapped = 0;
 	if (vf->device_fd >= 0)
 		close(vf->device_fd);
 	if (vf->group_fd >= 0)
@@ -319,7 +442,7 @@ uint32_t vf_rd32(struct vf_dev *vf, uint32_t off)
 {
 	uint32_t v = 0;
 
-	if (vf->bar0)
+	if (vf_bar0_mmapped(vf, off))
 		return vf->bar0[off / 4];
 	if (pread(vf->device_fd, &v, 4, vf->bar0_offset + off) != 4)
 		return ~0u;
@@ -328,8 +451,8 @@ uint32_t vf_rd32(struct vf_dev *vf, uint32_t off)
 
 void vf_wr32(struct vf_dev *vf, uint32_t off, uint32_t val)
 {
-	if (vf->bar0) {
-		__atomic_thread_fence(__ATOMIC_RELEASE);	/* descriptors before doorbells */
+	__atomic_thread_fence(__ATOMIC_RELEASE);	/* descriptors before doorbells */
+	if (vf_bar0_mmapped(vf, off)) {
 		vf->bar0[off / 4] = val;
 		return;
 	}

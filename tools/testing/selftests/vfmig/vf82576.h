@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct vfio_region_info;
+struct vfio_info_cap_header;
+
 /* --- VF BAR0 registers (drivers/net/ethernet/intel/igbvf/regs.h); queue 0 only ----------- */
 #define VF_CTRL		0x0000
 #define VF_STATUS	0x0008
@@ -145,12 +148,23 @@ struct vf_dma {
 	struct vf_container *c;
 };
 
+/* BAR0 pages are tracked in units of 4 KiB; pages beyond VF_BAR0_MAX_PAGES are only ever
+ * accessed through pread/pwrite when BAR0 is sparsely mmappable. */
+#define VF_BAR0_PAGE		4096u
+#define VF_BAR0_MAX_PAGES	64
+
 struct vf_dev {
 	struct vf_container *c;
 	char bdf[32];
 	int group_fd;
 	int device_fd;
-	volatile uint32_t *bar0;	/* mmap of BAR0, or NULL: pread/pwrite on the region */
+	/* BAR0's address range, bar0_size bytes, or NULL (every access by pread/pwrite on the
+	 * region). Either a full mmap of BAR0 (bar0_full), or, when the region reports a sparse
+	 * mmap capability, a PROT_NONE reservation with the sparse areas mapped into it (bit n of
+	 * bar0_mapped: 4 KiB page n is mapped); the trapped pages go through pread/pwrite. */
+	volatile uint32_t *bar0;
+	bool bar0_full;
+	uint64_t bar0_mapped;
 	uint64_t bar0_offset;		/* region offset in device_fd */
 	uint64_t bar0_size;
 	uint64_t cfg_offset;		/* config space region offset */
@@ -224,7 +238,9 @@ void vf_container_close(struct vf_container *c);
 
 /* Adds the VF's IOMMU group to the container (setting the type1v2 IOMMU on the first one),
  * gets the device fd, maps BAR0 and enables memory decoding and bus mastering. The group
- * must be viable (every device in it bound to vfio-pci or a VFIO variant driver). */
+ * must be viable (every device in it bound to vfio-pci or a VFIO variant driver). BAR0 is
+ * mmapped whole when the region allows mmap; with a VFIO_REGION_INFO_CAP_SPARSE_MMAP
+ * capability only its areas are (see struct vf_dev). */
 int vf_open(struct vf_container *c, const char *bdf, struct vf_dev *vf);
 void vf_close(struct vf_dev *vf);
 
@@ -235,6 +251,29 @@ int vf_dma_unmap(struct vf_dma *d);
 /* Carves size bytes aligned to align out of the arena; NULL when it is full. */
 void *vf_dma_alloc(struct vf_dma *d, size_t size, size_t align, uint64_t *iova);
 
+/* VFIO_DEVICE_GET_REGION_INFO including the capability chain (argsz grown and the ioctl
+ * repeated until everything fits): a malloc'd struct to free(), or NULL with errno set. */
+struct vfio_region_info *vf_region_info(int device_fd, uint32_t index);
+/* The first capability with this id in the chain of an info from vf_region_info, or NULL.
+ * The chain is bounds-checked against ri->argsz. */
+const struct vfio_info_cap_header *vf_region_cap(const struct vfio_region_info *ri,
+						  uint16_t id);
+
+/* Whether BAR0 offset off is accessed through the mmap (else pread/pwrite). */
+static inline bool vf_bar0_mmapped(const struct vf_dev *vf, uint32_t off)
+{
+	uint32_t page = off / VF_BAR0_PAGE;
+
+	if (!vf->bar0)
+		return false;
+	if (vf->bar0_full)
+		return true;
+	return page < VF_BAR0_MAX_PAGES && (vf->bar0_mapped >> page) & 1;
+}
+
+/* 32-bit BAR0 accesses, through the mmap for mapped pages and pread/pwrite on the region for
+ * the others (trapped pages of a sparse BAR, or no mmap at all). vf_wr32 orders all earlier
+ * memory writes (descriptors) before the register write (doorbells) on both paths. */
 uint32_t vf_rd32(struct vf_dev *vf, uint32_t off);
 void vf_wr32(struct vf_dev *vf, uint32_t off, uint32_t val);
 int vf_cfg_read(struct vf_dev *vf, uint32_t off, void *buf, size_t len);

@@ -25,6 +25,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "vfmig_util.h"
 
 #define VF_STATUS 0x0008	/* 82576 VF STATUS register in BAR0 */
 
@@ -54,28 +55,6 @@ static int sysfs_link_base(const char *attr, char *buf, size_t len)
 	target[n] = 0;
 	snprintf(buf, len, "%s", basename(target));
 	return 0;
-}
-
-/* The vfio cdev name (vfioN) of the device, from sysfs. */
-static int cdev_name(char *buf, size_t len)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf());
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (!strncmp(de->d_name, "vfio", 4)) {
-			snprintf(buf, len, "%s", de->d_name);
-			closedir(d);
-			return 0;
-		}
-	}
-	closedir(d);
-	return -ENOENT;
 }
 
 static int region_info(int dev, uint32_t index, struct vfio_region_info *ri)
@@ -140,14 +119,13 @@ static void check_migration_feature(struct __test_metadata *_metadata, int dev)
 {
 	struct {
 		struct vfio_device_feature hdr;
-		struct vfio_device_feature_migration mig;
+		struct vfio_device_feature_mig_state st;
 	} f = {};
+	uint64_t flags;
+
+	EXPECT_EQ(-ENOTTY, mig_flags(dev, &flags));
 
 	f.hdr.argsz = sizeof(f);
-	f.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION;
-	EXPECT_EQ(-1, ioctl(dev, VFIO_DEVICE_FEATURE, &f));
-	EXPECT_EQ(ENOTTY, errno);
-
 	f.hdr.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
 		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
 	EXPECT_EQ(-1, ioctl(dev, VFIO_DEVICE_FEATURE, &f));
@@ -248,23 +226,13 @@ FIXTURE(cdev) {
 
 FIXTURE_SETUP(cdev)
 {
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .flags = 0 };
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	char name[NAME_MAX + 1], path[PATH_MAX];
+	const char *step;
+	int ret;
 
 	self->iommufd = self->device = -1;
-	ASSERT_EQ(0, cdev_name(name, sizeof(name)));
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
-	self->device = open(path, O_RDWR);
-	ASSERT_GE(self->device, 0) TH_LOG("open %s: %s", path, strerror(errno));
-	self->iommufd = open("/dev/iommu", O_RDWR);
-	ASSERT_GE(self->iommufd, 0);
-	bind.iommufd = self->iommufd;
-	ASSERT_EQ(0, ioctl(self->device, VFIO_DEVICE_BIND_IOMMUFD, &bind));
-	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_IOAS_ALLOC, &alloc));
-	attach.pt_id = alloc.out_ioas_id;
-	ASSERT_EQ(0, ioctl(self->device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	ret = vfmig_open_iommufd(bdf(), &self->iommufd, &step);
+	ASSERT_GE(ret, 0) TH_LOG("%s: %s", step, strerror(-ret));
+	self->device = ret;
 }
 
 FIXTURE_TEARDOWN(cdev)

@@ -19,176 +19,37 @@
  * (VFIO_DEVICE_RESET: a fresh target, the fixture's handshake undone) and does NOT perform VF1's
  * handshake; after the migration the frames the PF sends to VF0's (guest-chosen) MAC arrive on
  * VF1, and `ip link show <pf>` lists VF1 with that MAC. The MACs here are guest-chosen (set
- * through the mailbox by bring_up()); suite_migration.sh assigns no administrative MAC before
+ * through the mailbox by vfmig_bring_up()); suite_migration.sh assigns no administrative MAC before
  * this test.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
 #include <net/if.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
 #include "vf82576.h"
+#include "vfmig_util.h"
 
-#define ETHERTYPE_TEST	0x88b5
-#define MAGIC		0x56464d47
-#define DMA_IOVA	0x10000000ull
-#define DMA_SIZE	(1u << 20)
-#define RING_COUNT	32
-#define BUF_SIZE	2048
-#define MBX_TIMEOUT_MS	3000
-#define RX_TIMEOUT_MS	3000
-#define STREAM_MAX	65536
+#define DMA_IOVA	VFMIG_DMA_IOVA
+#define DMA_SIZE	VFMIG_DMA_SIZE
+#define RING_COUNT	VFMIG_RING_COUNT
+#define BUF_SIZE	VFMIG_BUF_SIZE
+#define RX_TIMEOUT_MS	VFMIG_RX_TIMEOUT_MS
+#define STREAM_MAX	VFMIG_STREAM_MAX
 
 /* Stream header offsets (Documentation/vfmig/state-format.rst). */
 #define HDR_MAJOR	4
 #define HDR_DEVICE	10
 
-enum { DIR_VF_TO_PF = 1, DIR_PF_TO_VF = 2 };
-
-struct hdr {
-	uint8_t dst[6];
-	uint8_t src[6];
-	uint16_t proto;
-	uint32_t magic;
-	uint32_t nonce;
-	uint8_t dir;
-	uint8_t pad;
-	uint16_t len;
-	uint32_t seq;
-} __attribute__((packed));
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v ? v : "";
-}
-
-/* --- migration uAPI ---------------------------------------------------------------------- */
-
-static int mig_flags(int dev, uint64_t *flags)
-{
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_migration mig;
-	} f = {};
-
-	f.hdr.argsz = sizeof(f);
-	f.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION;
-	if (ioctl(dev, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*flags = f.mig.flags;
-	return 0;
-}
-
-/* Sets the device state; 0 or -errno. *data_fd is the returned fd (-1 for none). */
-static int mig_set(int dev, uint32_t state, int *data_fd)
-{
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_mig_state st;
-	} f = {};
-
-	f.hdr.argsz = sizeof(f);
-	f.hdr.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
-	f.st.device_state = state;
-	f.st.data_fd = -1;
-	if (data_fd)
-		*data_fd = -1;
-	if (ioctl(dev, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	if (data_fd)
-		*data_fd = f.st.data_fd;
-	else if (f.st.data_fd >= 0)
-		close(f.st.data_fd);
-	return 0;
-}
-
-/* The device state, or -errno. */
-static int mig_get(int dev)
-{
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_mig_state st;
-	} f = {};
-
-	f.hdr.argsz = sizeof(f);
-	f.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
-	if (ioctl(dev, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	return f.st.device_state;
-}
-
-static int mig_data_size(int dev, uint64_t *len)
-{
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_mig_data_size sz;
-	} f = {};
-
-	f.hdr.argsz = sizeof(f);
-	f.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE;
-	if (ioctl(dev, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*len = f.sz.stop_copy_length;
-	return 0;
-}
-
-/* Reads a save fd to its end in chunks of `chunk` bytes: the length, or -errno. */
-static ssize_t read_stream(int fd, uint8_t *buf, size_t cap, size_t chunk)
-{
-	size_t got = 0;
-
-	for (;;) {
-		size_t want = cap - got < chunk ? cap - got : chunk;
-		ssize_t n;
-
-		if (!want)
-			return -E2BIG;
-		n = read(fd, buf + got, want);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return got;
-		got += n;
-	}
-}
-
-/* Writes a stream in the chunk sizes given (cycled): 0 or the first write's -errno. */
-static int write_stream(int fd, const uint8_t *buf, size_t len, const size_t *chunks, int nchunks)
-{
-	size_t off = 0;
-
-	for (int i = 0; off < len; i++) {
-		size_t n = chunks[i % nchunks];
-		ssize_t w;
-
-		if (n > len - off)
-			n = len - off;
-		w = write(fd, buf + off, n);
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		off += w;
-	}
-	return 0;
-}
+/* --- save streams (the migration uAPI calls are mig_* in vfmig_util.c) ------------------- */
 
 static const size_t odd_chunks[] = { 1, 7, 13, 333, 2, 61, 4099 };
 #define N_ODD ((int)ARRAY_SIZE(odd_chunks))
@@ -229,63 +90,6 @@ static void fix_crc(uint8_t *buf, size_t len)
 	put_le32(buf + len - 4, crc32c(buf, len - 4));
 }
 
-/* --- traffic ------------------------------------------------------------------------------ */
-
-static int frame_len(uint32_t seq)
-{
-	return 60 + (seq * 37) % 400;
-}
-
-static void build_frame(uint8_t *buf, const uint8_t *dst, const uint8_t *src, uint32_t nonce,
-			int dir, uint32_t seq)
-{
-	struct hdr *h = (struct hdr *)buf;
-	int len = frame_len(seq);
-
-	memcpy(h->dst, dst, 6);
-	memcpy(h->src, src, 6);
-	h->proto = htons(ETHERTYPE_TEST);
-	h->magic = htonl(MAGIC);
-	h->nonce = nonce;
-	h->dir = dir;
-	h->pad = 0;
-	h->len = htons(len);
-	h->seq = htonl(seq);
-	for (int i = sizeof(*h); i < len; i++)
-		buf[i] = (uint8_t)(seq * 13 + i * 7 + dir);
-}
-
-static int ours(const uint8_t *buf, size_t len, uint32_t nonce, int dir, uint32_t *seq)
-{
-	const struct hdr *h = (const struct hdr *)buf;
-
-	if (len < sizeof(*h) || h->proto != htons(ETHERTYPE_TEST) || h->magic != htonl(MAGIC) ||
-	    h->nonce != nonce || h->dir != dir)
-		return 0;
-	*seq = ntohl(h->seq);
-	return 1;
-}
-
-static int same_frame(const uint8_t *buf, size_t len, const uint8_t *dst, const uint8_t *src,
-		      uint32_t nonce, int dir, uint32_t seq)
-{
-	static uint8_t want[2048];
-
-	build_frame(want, dst, src, nonce, dir, seq);
-	return len == (size_t)frame_len(seq) && !memcmp(buf, want, len);
-}
-
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned int m[6];
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = m[i];
-	return 0;
-}
-
 FIXTURE(mig) {
 	struct vf_container c;
 	struct vf_dev vf0, vf1;
@@ -298,116 +102,43 @@ FIXTURE(mig) {
 	uint8_t *stream;
 };
 
-/* The index of VF `bdf` on its PF, -1 if it is not a VF. */
-static int vf_index(const char *bdf)
-{
-	char path[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	for (int i = 0; i < 8; i++) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn/virtfn%d", bdf, i);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0)
-			continue;
-		target[n] = 0;
-		if (!strcmp(basename(target), bdf))
-			return i;
-	}
-	return -1;
-}
-
-/* The VF's MAC as the PF driver reports it (ndo_get_vf_config, via `ip link show`). */
-static int pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t *mac)
-{
-	char cmd[128], line[512], key[16];
-	int ret = -ENOENT;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ip link show dev %s 2>/dev/null", pf_if);
-	snprintf(key, sizeof(key), "vf %d ", vf);
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	while (fgets(line, sizeof(line), p)) {
-		char *s = line, *m;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (strncmp(s, key, strlen(key)))
-			continue;
-		m = strstr(s, "link/ether ");
-		if (m)
-			m += strlen("link/ether ");
-		else if ((m = strstr(s, "MAC ")))
-			m += strlen("MAC ");
-		if (m && !parse_mac(m, mac))
-			ret = 0;
-		break;
-	}
-	pclose(p);
-	return ret;
-}
-
-/* Reset handshake as a guest driver does at probe; a MAC through the mailbox if none is set. */
-static int bring_up(struct vf_dev *vf, uint8_t last)
-{
-	int ret = vf_reset(vf, MBX_TIMEOUT_MS);
-
-	if (ret == 0) {
-		uint8_t mac[6] = { 0x02, 0x76, 0x66, 0x6d, 0x04, last };
-
-		ret = vf_set_mac(vf, mac, MBX_TIMEOUT_MS);
-	}
-	return ret < 0 ? ret : 0;
-}
-
 FIXTURE_SETUP(mig)
 {
-	char path[256], buf[64];
-	struct sockaddr_ll sll = { 0 };
 	uint64_t flags;
-	FILE *f;
+	int ret;
 
 	self->sock = -1;
 	self->c.fd = -1;
 	self->vf0.device_fd = self->vf0.group_fd = -1;
 	self->vf1.device_fd = self->vf1.group_fd = -1;
 	self->stream = NULL;
-	if (!*env("VFMIG_BDF") || !*env("VFMIG_BDF2") || !*env("VFMIG_PF_IF"))
+	if (!*vfmig_env("VFMIG_BDF") || !*vfmig_env("VFMIG_BDF2") || !*vfmig_env("VFMIG_PF_IF"))
 		SKIP(return, "VFMIG_BDF, VFMIG_BDF2 and VFMIG_PF_IF must be set");
-	self->ifindex = if_nametoindex(env("VFMIG_PF_IF"));
+	self->ifindex = if_nametoindex(vfmig_env("VFMIG_PF_IF"));
 	ASSERT_GT(self->ifindex, 0);
-	snprintf(path, sizeof(path), "/sys/class/net/%s/address", env("VFMIG_PF_IF"));
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_NE(NULL, fgets(buf, sizeof(buf), f));
-	fclose(f);
-	ASSERT_EQ(0, parse_mac(buf, self->pf_mac));
+	ASSERT_EQ(0, vfmig_netdev_mac(vfmig_env("VFMIG_PF_IF"), self->pf_mac));
 	srand(time(NULL) ^ getpid());
 	self->nonce = (uint32_t)rand() ^ ((uint32_t)getpid() << 16);
 	self->stream = malloc(STREAM_MAX);
 	ASSERT_NE(NULL, self->stream);
 
 	ASSERT_EQ(0, vf_container_open(&self->c));
-	ASSERT_EQ(0, vf_open(&self->c, env("VFMIG_BDF"), &self->vf0));
-	ASSERT_EQ(0, vf_open(&self->c, env("VFMIG_BDF2"), &self->vf1));
+	ASSERT_EQ(0, vf_open(&self->c, vfmig_env("VFMIG_BDF"), &self->vf0));
+	ASSERT_EQ(0, vf_open(&self->c, vfmig_env("VFMIG_BDF2"), &self->vf1));
 	ASSERT_EQ(0, vf_dma_map(&self->c, &self->dma, DMA_SIZE, DMA_IOVA));
 	/* Not offering migration here means the module was loaded without the parameter. */
 	ASSERT_EQ(0, mig_flags(self->vf0.device_fd, &flags))
 		TH_LOG("MIGRATION feature missing: is vfmig loaded with experimental_migration=1?");
-	ASSERT_EQ(0, bring_up(&self->vf0, 0));
-	ASSERT_EQ(0, bring_up(&self->vf1, 1));
+	ASSERT_EQ(0, vfmig_bring_up(&self->vf0, 0x04, 0));
+	ASSERT_EQ(0, vfmig_bring_up(&self->vf1, 0x04, 1));
 	ASSERT_NE(0, memcmp(self->vf0.mac, self->vf1.mac, 6));
 
 	ASSERT_EQ(0, vf_ring_alloc(&self->dma, &self->rx, RING_COUNT, BUF_SIZE));
 	ASSERT_EQ(0, vf_ring_alloc(&self->dma, &self->tx, RING_COUNT, BUF_SIZE));
 
-	self->sock = socket(AF_PACKET, SOCK_RAW, htons(ETHERTYPE_TEST));
-	ASSERT_GE(self->sock, 0);
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETHERTYPE_TEST);
-	sll.sll_ifindex = self->ifindex;
-	ASSERT_EQ(0, bind(self->sock, (struct sockaddr *)&sll, sizeof(sll)));
+	ret = vfmig_pkt_open(self->ifindex, 0);
+	ASSERT_GE(ret, 0);
+	self->sock = ret;
 }
 
 FIXTURE_TEARDOWN(mig)
@@ -429,58 +160,33 @@ static int pf_recv(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 		   const uint8_t *src, uint32_t want)
 {
 	static uint8_t buf[4096];
-	uint64_t end = vf_now_ms() + RX_TIMEOUT_MS;
+	uint32_t seq;
+	ssize_t n;
 
-	for (;;) {
-		struct pollfd pfd = { .fd = self->sock, .events = POLLIN };
-		struct sockaddr_ll from;
-		socklen_t fl = sizeof(from);
-		uint32_t seq;
-		ssize_t n;
-		int left = (int)(end - vf_now_ms());
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
-			TH_LOG("PF: seq %u not received", want);
-			return -1;
-		}
-		n = recvfrom(self->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
-			     &fl);
-		if (n < 0 || from.sll_pkttype == PACKET_OUTGOING)
-			continue;
-		if (!ours(buf, n, self->nonce, DIR_VF_TO_PF, &seq))
-			continue;
-		if (seq != want || !same_frame(buf, n, self->pf_mac, src, self->nonce,
-					       DIR_VF_TO_PF, seq)) {
-			TH_LOG("PF: got seq %u (len %zd), expected %u: lost, duplicated or corrupt",
-			       seq, n, want);
-			return -1;
-		}
-		return 0;
+	n = vfmig_pkt_recv_ours(self->sock, vf_now_ms() + RX_TIMEOUT_MS, self->nonce,
+				VFMIG_DIR_VF_TO_PF, buf, sizeof(buf), &seq);
+	if (n < 0) {
+		TH_LOG("PF: seq %u not received", want);
+		return -1;
 	}
+	if (seq != want || !vfmig_same_frame(buf, n, self->pf_mac, src, self->nonce,
+					     VFMIG_DIR_VF_TO_PF, seq)) {
+		TH_LOG("PF: got seq %u (len %zd), expected %u: lost, duplicated or corrupt", seq, n,
+		       want);
+		return -1;
+	}
+	return 0;
 }
 
 static int pf_send(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 		   const uint8_t *dst, uint32_t seq)
 {
-	static uint8_t buf[2048];
-	struct sockaddr_ll to = { 0 };
-	int len = frame_len(seq);
+	int ret = vfmig_pf_send(self->sock, self->ifindex, dst, self->pf_mac, self->nonce,
+				VFMIG_DIR_PF_TO_VF, seq);
 
-	build_frame(buf, dst, self->pf_mac, self->nonce, DIR_PF_TO_VF, seq);
-	to.sll_family = AF_PACKET;
-	to.sll_ifindex = self->ifindex;
-	to.sll_protocol = htons(ETHERTYPE_TEST);
-	to.sll_halen = 6;
-	memcpy(to.sll_addr, dst, 6);
-	for (int tries = 0; tries < 100; tries++) {
-		if (sendto(self->sock, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) == len)
-			return 0;
-		if (errno != ENOBUFS && errno != EAGAIN)
-			break;
-		usleep(1000);
-	}
-	TH_LOG("PF: sendto seq %u: %s", seq, strerror(errno));
-	return -1;
+	if (ret)
+		TH_LOG("PF: sendto seq %u: %s", seq, strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 /* VF side: waits for frame `want` (to `dst`) in the Rx ring, in order; others are counted. */
@@ -502,12 +208,12 @@ static int ring_recv(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 			TH_LOG("%s: entry %u status 0x%08x", vf->bdf, f.index, f.status_error);
 			return -1;
 		}
-		if (!ours(f.data, f.len, self->nonce, DIR_PF_TO_VF, &seq)) {
+		if (!vfmig_frame_ours(f.data, f.len, self->nonce, VFMIG_DIR_PF_TO_VF, &seq)) {
 			(*others)++;
 			continue;
 		}
-		if (seq != want || !same_frame(f.data, f.len, dst, self->pf_mac, self->nonce,
-					       DIR_PF_TO_VF, seq)) {
+		if (seq != want || !vfmig_same_frame(f.data, f.len, dst, self->pf_mac, self->nonce,
+					       VFMIG_DIR_PF_TO_VF, seq)) {
 			TH_LOG("%s: got seq %u, expected %u: lost, duplicated or corrupt", vf->bdf,
 			       seq, want);
 			return -1;
@@ -520,11 +226,11 @@ static int ring_recv(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 static void exchange(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 		     struct vf_dev *vf, uint32_t first, uint32_t n, int *others)
 {
-	static uint8_t buf[2048];
+	static uint8_t buf[VFMIG_FRAME_MAX];
 
 	for (uint32_t i = first; i < first + n; i++) {
-		build_frame(buf, self->pf_mac, vf->mac, self->nonce, DIR_VF_TO_PF, i);
-		ASSERT_EQ(0, vf_tx_send(vf, &self->tx, buf, frame_len(i)));
+		vfmig_build_frame(buf, self->pf_mac, vf->mac, self->nonce, VFMIG_DIR_VF_TO_PF, i);
+		ASSERT_EQ(0, vf_tx_send(vf, &self->tx, buf, vfmig_frame_len(i)));
 		ASSERT_EQ(0, pf_recv(_metadata, self, vf->mac, i));
 		ASSERT_EQ(0, pf_send(_metadata, self, vf->mac, i));
 		ASSERT_EQ(0, ring_recv(_metadata, self, vf, vf->mac, i, others));
@@ -554,7 +260,7 @@ static ssize_t save(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 	if (fd < 0)
 		return -1;
 	EXPECT_EQ(0, mig_data_size(vf->device_fd, &size_in));
-	len = read_stream(fd, self->stream, STREAM_MAX, chunk);
+	len = mig_read_stream(fd, self->stream, STREAM_MAX, chunk);
 	EXPECT_GT(len, 40) TH_LOG("read_stream: %zd", len);
 	/* MIG_DATA_SIZE is exact, before and during STOP_COPY */
 	EXPECT_EQ((uint64_t)len, size_before);
@@ -578,7 +284,7 @@ static int restore(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 	if (fd < 0)
 		return -EBADF;
 	EXPECT_EQ(VFIO_DEVICE_STATE_RESUMING, mig_get(vf->device_fd));
-	*write_err = write_stream(fd, buf, len, odd_chunks, N_ODD);
+	*write_err = mig_write_stream(fd, buf, len, odd_chunks, N_ODD);
 	ret = mig_set(vf->device_fd, VFIO_DEVICE_STATE_STOP, NULL);
 	/* the fd of a state the device left does not work any more */
 	EXPECT_EQ(-1, write(fd, buf, 1));
@@ -647,7 +353,7 @@ TEST_F_TIMEOUT(mig, arcs, 120)
 			/* no PRE_COPY: the precopy ioctl is refused on the data fd */
 			EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi));
 			EXPECT_EQ(EINVAL, errno);
-			len = read_stream(fd, self->stream, STREAM_MAX, 100);
+			len = mig_read_stream(fd, self->stream, STREAM_MAX, 100);
 			ASSERT_GT(len, 40);
 			ASSERT_EQ(0, mig_data_size(dev, &size));
 			EXPECT_EQ((uint64_t)len, size);
@@ -663,7 +369,7 @@ TEST_F_TIMEOUT(mig, arcs, 120)
 		if (a->to == VFIO_DEVICE_STATE_RESUMING) {
 			EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi));
 			EXPECT_EQ(EINVAL, errno);
-			EXPECT_EQ(0, write_stream(fd, self->stream, len, &(size_t){ 64 }, 1));
+			EXPECT_EQ(0, mig_write_stream(fd, self->stream, len, &(size_t){ 64 }, 1));
 			save_fd = fd;
 			continue;
 		}
@@ -685,7 +391,7 @@ TEST_F_TIMEOUT(mig, arcs, 120)
 	/* multi-step requests are walked by the driver, one arc at a time */
 	ASSERT_EQ(0, mig_set(dev, VFIO_DEVICE_STATE_STOP_COPY, &fd));
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(len, read_stream(fd, self->stream, STREAM_MAX, 4096));
+	EXPECT_EQ(len, mig_read_stream(fd, self->stream, STREAM_MAX, 4096));
 	ASSERT_EQ(0, mig_set(dev, VFIO_DEVICE_STATE_RUNNING, NULL));
 	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_get(dev));
 	EXPECT_EQ(-1, read(fd, self->stream, 1));
@@ -722,8 +428,8 @@ TEST_F_TIMEOUT(mig, save_restore_traffic, 180)
 	uint8_t pf_view[6];
 	ssize_t len;
 
-	vf1_idx = vf_index(env("VFMIG_BDF2"));
-	ASSERT_GE(vf1_idx, 0) TH_LOG("%s is not a VF", env("VFMIG_BDF2"));
+	vf1_idx = vfmig_vf_index(vfmig_env("VFMIG_BDF2"));
+	ASSERT_GE(vf1_idx, 0) TH_LOG("%s is not a VF", vfmig_env("VFMIG_BDF2"));
 	/* VF1 as a fresh target: the reset makes the PF forget the MAC the fixture's handshake set
 	 * and turn VF1's Rx/Tx off. The test does not perform VF1's handshake: the driver sends
 	 * the reset message and VF0's MAC through VF1's mailbox on RESUMING -> STOP. */
@@ -769,8 +475,8 @@ TEST_F_TIMEOUT(mig, save_restore_traffic, 180)
 	EXPECT_EQ(vf_rd32(&self->vf0, VF_TDWBAL), vf_rd32(&self->vf1, VF_TDWBAL));
 
 	/* The guest's MAC moved with it: the PF lists VF1 with VF0's MAC ... */
-	ASSERT_EQ(0, pf_view_of_vf_mac(env("VFMIG_PF_IF"), vf1_idx, pf_view))
-		TH_LOG("no 'vf %d' entry in ip link show %s", vf1_idx, env("VFMIG_PF_IF"));
+	ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(vfmig_env("VFMIG_PF_IF"), vf1_idx, pf_view))
+		TH_LOG("no 'vf %d' entry in ip link show %s", vf1_idx, vfmig_env("VFMIG_PF_IF"));
 	EXPECT_EQ(0, memcmp(pf_view, self->vf0.mac, 6))
 		TH_LOG("PF lists VF %d with %02x:%02x:%02x:%02x:%02x:%02x", vf1_idx, pf_view[0],
 		       pf_view[1], pf_view[2], pf_view[3], pf_view[4], pf_view[5]);
@@ -868,7 +574,7 @@ TEST_F_TIMEOUT(mig, bad_streams, 180)
 	/* after the reset the device works: register writes, the mailbox, a valid restore */
 	vf_wr32(&self->vf1, VF_RDBAL, marker + 0x1000);
 	EXPECT_EQ(marker + 0x1000, vf_rd32(&self->vf1, VF_RDBAL));
-	EXPECT_EQ(0, bring_up(&self->vf1, 1));
+	EXPECT_EQ(0, vfmig_bring_up(&self->vf1, 0x04, 1));
 	EXPECT_EQ(0, restore(_metadata, self, &self->vf1, self->stream, len, &werr));
 	EXPECT_EQ(0, werr);
 	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, mig_get(dev));

@@ -12,189 +12,26 @@
  *   VFMIG_BDF2   optional: a second VF of the same PF (bound to vfmig or vfio-pci) for the
  *                tests that put two VF groups into one container (skipped without it)
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <net/if.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
-
 #include "kselftest_harness.h"
 #include "vf82576.h"
+#include "vfmig_util.h"
 
-#define ETHERTYPE_TEST	0x88b5		/* IEEE local experimental */
-#define MAGIC		0x56464d47	/* "VFMG" */
-#define DMA_IOVA	0x10000000ull
-#define DMA_SIZE	(1u << 20)
-#define RING_COUNT	32
-#define BUF_SIZE	2048
-#define MBX_TIMEOUT_MS	3000
-#define RX_TIMEOUT_MS	3000
-
-enum { DIR_VF_TO_PF = 1, DIR_PF_TO_VF = 2, DIR_VF_TO_VF = 3 };
-
-struct hdr {
-	uint8_t dst[6];
-	uint8_t src[6];
-	uint16_t proto;
-	uint32_t magic;
-	uint32_t nonce;
-	uint8_t dir;
-	uint8_t pad;
-	uint16_t len;
-	uint32_t seq;
-} __attribute__((packed));
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v ? v : "";
-}
-
-static int frame_len(uint32_t seq)
-{
-	return 60 + (seq * 37) % 400;	/* 60..459 bytes, no padding by the device */
-}
-
-static void build_frame(uint8_t *buf, const uint8_t *dst, const uint8_t *src, uint32_t nonce,
-			int dir, uint32_t seq)
-{
-	struct hdr *h = (struct hdr *)buf;
-	int len = frame_len(seq);
-
-	memcpy(h->dst, dst, 6);
-	memcpy(h->src, src, 6);
-	h->proto = htons(ETHERTYPE_TEST);
-	h->magic = htonl(MAGIC);
-	h->nonce = nonce;
-	h->dir = dir;
-	h->pad = 0;
-	h->len = htons(len);
-	h->seq = htonl(seq);
-	for (int i = sizeof(*h); i < len; i++)
-		buf[i] = (uint8_t)(seq * 13 + i * 7 + dir);
-}
-
-/* 1: one of ours (this run, this direction), 0: somebody else's. Sets *seq. */
-static int ours(const uint8_t *buf, size_t len, uint32_t nonce, int dir, uint32_t *seq)
-{
-	const struct hdr *h = (const struct hdr *)buf;
-
-	if (len < sizeof(*h) || h->proto != htons(ETHERTYPE_TEST) || h->magic != htonl(MAGIC) ||
-	    h->nonce != nonce || h->dir != dir)
-		return 0;
-	*seq = ntohl(h->seq);
-	return 1;
-}
-
-/* Compares a received frame with what was sent for seq; returns a description or NULL. */
-static const char *frame_mismatch(const uint8_t *buf, size_t len, const uint8_t *dst,
-				  const uint8_t *src, uint32_t nonce, int dir, uint32_t seq)
-{
-	static uint8_t want[2048];
-	static char why[128];
-
-	build_frame(want, dst, src, nonce, dir, seq);
-	if (len != (size_t)frame_len(seq)) {
-		snprintf(why, sizeof(why), "seq %u: length %zu, sent %d", seq, len, frame_len(seq));
-		return why;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != want[i]) {
-			snprintf(why, sizeof(why), "seq %u: byte %zu is 0x%02x, sent 0x%02x", seq, i,
-				 buf[i], want[i]);
-			return why;
-		}
-	}
-	return NULL;
-}
-
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned int m[6];
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = m[i];
-	return 0;
-}
-
-static int read_file_str(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, len, f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-/* The VF's index under its PF (virtfnN), or -1. */
-static int vf_index(const char *bdf)
-{
-	char path[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	for (int i = 0; i < 8; i++) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn/virtfn%d", bdf, i);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0)
-			continue;
-		target[n] = 0;
-		if (!strcmp(basename(target), bdf))
-			return i;
-	}
-	return -1;
-}
-
-/* The VF's MAC as the PF driver reports it (ndo_get_vf_config, via `ip link show`). */
-static int pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t *mac)
-{
-	char cmd[128], line[512], key[16];
-	int ret = -ENOENT;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ip link show dev %s 2>/dev/null", pf_if);
-	snprintf(key, sizeof(key), "vf %d ", vf);
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	while (fgets(line, sizeof(line), p)) {
-		char *s = line, *m;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (strncmp(s, key, strlen(key)))
-			continue;
-		m = strstr(s, "link/ether ");
-		if (m)
-			m += strlen("link/ether ");
-		else if ((m = strstr(s, "MAC ")))
-			m += strlen("MAC ");
-		if (m && !parse_mac(m, mac))
-			ret = 0;
-		break;
-	}
-	pclose(p);
-	return ret;
-}
+#define DMA_IOVA	VFMIG_DMA_IOVA
+#define DMA_SIZE	VFMIG_DMA_SIZE
+#define RING_COUNT	VFMIG_RING_COUNT
+#define BUF_SIZE	VFMIG_BUF_SIZE
+#define MBX_TIMEOUT_MS	VFMIG_MBX_TIMEOUT_MS
+#define RX_TIMEOUT_MS	VFMIG_RX_TIMEOUT_MS
 
 static bool valid_unicast(const uint8_t *mac)
 {
@@ -219,28 +56,24 @@ FIXTURE(vf) {
 
 FIXTURE_SETUP(vf)
 {
-	char path[PATH_MAX], buf[64];
-	struct sockaddr_ll sll = { 0 };
-	int rcvbuf = 4 << 20;
+	int ret;
 
 	self->sock = -1;
 	self->c.fd = -1;
 	self->vf.device_fd = self->vf.group_fd = -1;
-	if (!*env("VFMIG_BDF") || !*env("VFMIG_PF_IF"))
+	if (!*vfmig_env("VFMIG_BDF") || !*vfmig_env("VFMIG_PF_IF"))
 		SKIP(return, "VFMIG_BDF and VFMIG_PF_IF must be set");
-	self->pf_if = env("VFMIG_PF_IF");
-	self->vf_idx = vf_index(env("VFMIG_BDF"));
-	ASSERT_GE(self->vf_idx, 0) TH_LOG("%s is not a VF", env("VFMIG_BDF"));
+	self->pf_if = vfmig_env("VFMIG_PF_IF");
+	self->vf_idx = vfmig_vf_index(vfmig_env("VFMIG_BDF"));
+	ASSERT_GE(self->vf_idx, 0) TH_LOG("%s is not a VF", vfmig_env("VFMIG_BDF"));
 	self->ifindex = if_nametoindex(self->pf_if);
 	ASSERT_GT(self->ifindex, 0) TH_LOG("no netdev %s", self->pf_if);
-	snprintf(path, sizeof(path), "/sys/class/net/%s/address", self->pf_if);
-	ASSERT_EQ(read_file_str(path, buf, sizeof(buf)), 0);
-	ASSERT_EQ(parse_mac(buf, self->pf_mac), 0);
+	ASSERT_EQ(vfmig_netdev_mac(self->pf_if, self->pf_mac), 0);
 	srand(time(NULL) ^ getpid());
 	self->nonce = (uint32_t)rand() ^ ((uint32_t)getpid() << 16);
 
 	ASSERT_EQ(vf_container_open(&self->c), 0);
-	ASSERT_EQ(vf_open(&self->c, env("VFMIG_BDF"), &self->vf), 0);
+	ASSERT_EQ(vf_open(&self->c, vfmig_env("VFMIG_BDF"), &self->vf), 0);
 	ASSERT_EQ(vf_dma_map(&self->c, &self->dma, DMA_SIZE, DMA_IOVA), 0);
 
 	/* as igbvf probes: reset + handshake; without an administrative MAC, pick one */
@@ -258,13 +91,9 @@ FIXTURE_SETUP(vf)
 	ASSERT_EQ(vf_tx_attach(&self->vf, &self->tx), 0);
 	ASSERT_EQ(vf_rx_post(&self->vf, &self->rx, -1), RING_COUNT - 1);
 
-	self->sock = socket(AF_PACKET, SOCK_RAW, htons(ETHERTYPE_TEST));
-	ASSERT_GE(self->sock, 0) TH_LOG("AF_PACKET socket: %s", strerror(errno));
-	setsockopt(self->sock, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETHERTYPE_TEST);
-	sll.sll_ifindex = self->ifindex;
-	ASSERT_EQ(bind(self->sock, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	ret = vfmig_pkt_open(self->ifindex, 4 << 20);
+	ASSERT_GE(ret, 0) TH_LOG("AF_PACKET socket on %s: %s", self->pf_if, strerror(-ret));
+	self->sock = ret;
 }
 
 FIXTURE_TEARDOWN(vf)
@@ -285,64 +114,37 @@ FIXTURE_TEARDOWN(vf)
 static int pf_recv(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, uint32_t want)
 {
 	static uint8_t buf[4096];
-	uint64_t end = vf_now_ms() + RX_TIMEOUT_MS;
+	const char *why;
+	uint32_t seq;
+	ssize_t n;
 
-	for (;;) {
-		struct pollfd pfd = { .fd = self->sock, .events = POLLIN };
-		struct sockaddr_ll from;
-		socklen_t fl = sizeof(from);
-		const char *why;
-		uint32_t seq;
-		ssize_t n;
-		int left = (int)(end - vf_now_ms());
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
-			TH_LOG("PF: seq %u not received within %d ms", want, RX_TIMEOUT_MS);
-			return -1;
-		}
-		n = recvfrom(self->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
-			     &fl);
-		if (n < 0)
-			continue;
-		if (from.sll_pkttype == PACKET_OUTGOING)
-			continue;
-		if (!ours(buf, n, self->nonce, DIR_VF_TO_PF, &seq))
-			continue;
-		if (seq != want) {
-			TH_LOG("PF: got seq %u, expected %u (lost or reordered)", seq, want);
-			return -1;
-		}
-		why = frame_mismatch(buf, n, self->pf_mac, self->vf.mac, self->nonce, DIR_VF_TO_PF,
-				     seq);
-		if (why) {
-			TH_LOG("PF: %s", why);
-			return -1;
-		}
-		return 0;
+	n = vfmig_pkt_recv_ours(self->sock, vf_now_ms() + RX_TIMEOUT_MS, self->nonce,
+				VFMIG_DIR_VF_TO_PF, buf, sizeof(buf), &seq);
+	if (n < 0) {
+		TH_LOG("PF: seq %u not received within %d ms", want, RX_TIMEOUT_MS);
+		return -1;
 	}
+	if (seq != want) {
+		TH_LOG("PF: got seq %u, expected %u (lost or reordered)", seq, want);
+		return -1;
+	}
+	why = vfmig_frame_mismatch(buf, n, self->pf_mac, self->vf.mac, self->nonce,
+				   VFMIG_DIR_VF_TO_PF, seq);
+	if (why) {
+		TH_LOG("PF: %s", why);
+		return -1;
+	}
+	return 0;
 }
 
 static int pf_send(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, uint32_t seq)
 {
-	static uint8_t buf[2048];
-	struct sockaddr_ll to = { 0 };
-	int len = frame_len(seq);
+	int ret = vfmig_pf_send(self->sock, self->ifindex, self->vf.mac, self->pf_mac, self->nonce,
+				VFMIG_DIR_PF_TO_VF, seq);
 
-	build_frame(buf, self->vf.mac, self->pf_mac, self->nonce, DIR_PF_TO_VF, seq);
-	to.sll_family = AF_PACKET;
-	to.sll_ifindex = self->ifindex;
-	to.sll_protocol = htons(ETHERTYPE_TEST);
-	to.sll_halen = 6;
-	memcpy(to.sll_addr, self->vf.mac, 6);
-	for (int tries = 0; tries < 100; tries++) {
-		if (sendto(self->sock, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) == len)
-			return 0;
-		if (errno != ENOBUFS && errno != EAGAIN)
-			break;
-		usleep(1000);
-	}
-	TH_LOG("PF: sendto seq %u: %s", seq, strerror(errno));
-	return -1;
+	if (ret)
+		TH_LOG("PF: sendto seq %u: %s", seq, strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 /* Receives frames of ours (direction dir, dst -> src as given) in Rx ring r until seq `want`;
@@ -368,7 +170,7 @@ static int ring_recv(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, 
 			       f.status_error);
 			return -1;
 		}
-		if (!ours(f.data, f.len, self->nonce, dir, &seq)) {
+		if (!vfmig_frame_ours(f.data, f.len, self->nonce, dir, &seq)) {
 			(*others)++;
 			continue;
 		}
@@ -376,7 +178,7 @@ static int ring_recv(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, 
 			TH_LOG("%s: got seq %u, expected %u (lost or reordered)", vf->bdf, seq, want);
 			return -1;
 		}
-		why = frame_mismatch(f.data, f.len, dst, src, self->nonce, dir, seq);
+		why = vfmig_frame_mismatch(f.data, f.len, dst, src, self->nonce, dir, seq);
 		if (why) {
 			TH_LOG("%s: %s", vf->bdf, why);
 			return -1;
@@ -388,17 +190,17 @@ static int ring_recv(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, 
 static int vf_recv(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, uint32_t want,
 		   int *others)
 {
-	return ring_recv(_metadata, self, &self->vf, &self->rx, DIR_PF_TO_VF, self->vf.mac,
+	return ring_recv(_metadata, self, &self->vf, &self->rx, VFMIG_DIR_PF_TO_VF, self->vf.mac,
 			 self->pf_mac, want, others);
 }
 
 static int vf_send(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self, uint32_t seq)
 {
-	static uint8_t buf[2048];
+	static uint8_t buf[VFMIG_FRAME_MAX];
 	int ret;
 
-	build_frame(buf, self->pf_mac, self->vf.mac, self->nonce, DIR_VF_TO_PF, seq);
-	ret = vf_tx_send(&self->vf, &self->tx, buf, frame_len(seq));
+	vfmig_build_frame(buf, self->pf_mac, self->vf.mac, self->nonce, VFMIG_DIR_VF_TO_PF, seq);
+	ret = vf_tx_send(&self->vf, &self->tx, buf, vfmig_frame_len(seq));
 	if (ret)
 		TH_LOG("VF: tx seq %u: %s", seq, strerror(-ret));
 	return ret;
@@ -476,8 +278,8 @@ TEST_F_TIMEOUT(vf, mailbox_reset_mac, 60)
 	ret = vf_reset(&self->vf, MBX_TIMEOUT_MS);
 	ASSERT_GE(ret, 0);
 	ASSERT_EQ(ret, self->reset_ret) TH_LOG("reset reply changed between two resets");
-	if (*env("VFMIG_VF_MAC")) {
-		ASSERT_EQ(parse_mac(env("VFMIG_VF_MAC"), admin), 0);
+	if (*vfmig_env("VFMIG_VF_MAC")) {
+		ASSERT_EQ(vfmig_parse_mac(vfmig_env("VFMIG_VF_MAC"), admin), 0);
 		ASSERT_EQ(ret, 1) TH_LOG("administrative MAC set, but the PF NACKed the reset");
 		ASSERT_EQ(memcmp(self->vf.mac, admin, 6), 0);
 	}
@@ -492,7 +294,7 @@ TEST_F_TIMEOUT(vf, mailbox_reset_mac, 60)
 	ASSERT_TRUE(valid_unicast(mac));
 	TH_LOG("VF %d MAC %02x:%02x:%02x:%02x:%02x:%02x (%s)", self->vf_idx, mac[0], mac[1], mac[2],
 	       mac[3], mac[4], mac[5], ret ? "reset ACK" : "set by VF");
-	ASSERT_EQ(pf_view_of_vf_mac(self->pf_if, self->vf_idx, pf_view), 0)
+	ASSERT_EQ(vfmig_pf_view_of_vf_mac(self->pf_if, self->vf_idx, pf_view), 0)
 		TH_LOG("no 'vf %d' entry in ip link show %s", self->vf_idx, self->pf_if);
 	ASSERT_EQ(memcmp(pf_view, mac, 6), 0)
 		TH_LOG("PF reports %02x:%02x:%02x:%02x:%02x:%02x", pf_view[0], pf_view[1],
@@ -550,15 +352,15 @@ TEST_F_TIMEOUT(vf, rx_no_buffers_drops, 120)
 static void open_second_vf(struct __test_metadata *_metadata, FIXTURE_DATA(vf) *self,
 			   struct vf_dev *vf2)
 {
-	int ret = vf_open(&self->c, env("VFMIG_BDF2"), vf2);
+	int ret = vf_open(&self->c, vfmig_env("VFMIG_BDF2"), vf2);
 
-	ASSERT_EQ(ret, 0) TH_LOG("open %s into the same container", env("VFMIG_BDF2"));
+	ASSERT_EQ(ret, 0) TH_LOG("open %s into the same container", vfmig_env("VFMIG_BDF2"));
 	ret = vf_reset(vf2, MBX_TIMEOUT_MS);
 	ASSERT_GE(ret, 0);
 	if (ret == 0) {
 		uint8_t mac[6] = { 0x02, 0x76, 0x66, 0x6d, 0x02, 0 };
 
-		mac[5] = vf_index(env("VFMIG_BDF2"));
+		mac[5] = vfmig_vf_index(vfmig_env("VFMIG_BDF2"));
 		ASSERT_EQ(vf_set_mac(vf2, mac, MBX_TIMEOUT_MS), 0);
 	}
 	ASSERT_NE(memcmp(vf2->mac, self->vf.mac, 6), 0) TH_LOG("both VFs have the same MAC");
@@ -570,19 +372,19 @@ TEST_F_TIMEOUT(vf, vf_to_vf_same_container, 120)
 {
 	struct vf_dev vf2;
 	struct vf_ring rx2;
-	uint8_t buf[2048];
+	uint8_t buf[VFMIG_FRAME_MAX];
 	int others = 0;
 
-	if (!*env("VFMIG_BDF2"))
+	if (!*vfmig_env("VFMIG_BDF2"))
 		SKIP(return, "VFMIG_BDF2 not set");
 	open_second_vf(_metadata, self, &vf2);
 	ASSERT_EQ(vf_ring_alloc(&self->dma, &rx2, RING_COUNT, BUF_SIZE), 0);
 	ASSERT_EQ(vf_rx_attach(&vf2, &rx2), 0);
 	ASSERT_EQ(vf_rx_post(&vf2, &rx2, -1), RING_COUNT - 1);
 	for (uint32_t i = 0; i < 20; i++) {
-		build_frame(buf, vf2.mac, self->vf.mac, self->nonce, DIR_VF_TO_VF, i);
-		ASSERT_EQ(vf_tx_send(&self->vf, &self->tx, buf, frame_len(i)), 0);
-		ASSERT_EQ(ring_recv(_metadata, self, &vf2, &rx2, DIR_VF_TO_VF, vf2.mac,
+		vfmig_build_frame(buf, vf2.mac, self->vf.mac, self->nonce, VFMIG_DIR_VF_TO_VF, i);
+		ASSERT_EQ(vf_tx_send(&self->vf, &self->tx, buf, vfmig_frame_len(i)), 0);
+		ASSERT_EQ(ring_recv(_metadata, self, &vf2, &rx2, VFMIG_DIR_VF_TO_VF, vf2.mac,
 				    self->vf.mac, i, &others), 0);
 	}
 	/* nothing of it reached the first VF's own ring */
@@ -599,10 +401,10 @@ TEST_F_TIMEOUT(vf, rings_move_to_second_vf, 120)
 	struct vf_queue_regs q;
 	struct vf_dev vf2;
 	uint32_t tx_tail, rx_head;
-	uint8_t buf[2048];
+	uint8_t buf[VFMIG_FRAME_MAX];
 	int others = 0;
 
-	if (!*env("VFMIG_BDF2"))
+	if (!*vfmig_env("VFMIG_BDF2"))
 		SKIP(return, "VFMIG_BDF2 not set");
 	open_second_vf(_metadata, self, &vf2);
 
@@ -630,11 +432,11 @@ TEST_F_TIMEOUT(vf, rings_move_to_second_vf, 120)
 	EXPECT_EQ(q.base, self->tx.desc_iova);
 	memcpy(self->vf.mac, vf2.mac, 6);	/* helpers address "the VF" by self->vf.mac */
 	for (uint32_t i = 10; i < 10 + 2 * RING_COUNT; i++) {
-		build_frame(buf, self->pf_mac, vf2.mac, self->nonce, DIR_VF_TO_PF, i);
-		ASSERT_EQ(vf_tx_send(&vf2, &self->tx, buf, frame_len(i)), 0);
+		vfmig_build_frame(buf, self->pf_mac, vf2.mac, self->nonce, VFMIG_DIR_VF_TO_PF, i);
+		ASSERT_EQ(vf_tx_send(&vf2, &self->tx, buf, vfmig_frame_len(i)), 0);
 		ASSERT_EQ(pf_recv(_metadata, self, i), 0);
 		ASSERT_EQ(pf_send(_metadata, self, i), 0);
-		ASSERT_EQ(ring_recv(_metadata, self, &vf2, &self->rx, DIR_PF_TO_VF, vf2.mac,
+		ASSERT_EQ(ring_recv(_metadata, self, &vf2, &self->rx, VFMIG_DIR_PF_TO_VF, vf2.mac,
 				    self->pf_mac, i, &others), 0);
 		vf_rx_post(&vf2, &self->rx, -1);
 	}
