@@ -58,8 +58,11 @@ pub(crate) trait Provider: Sync {
     /// no trap. While migration is offered this range is never mapped into userspace.
     fn trap(&self) -> Option<(u32, u32)>;
 
-    /// Reads from BAR0 where the device may write guest memory now (see [`DmaView`]).
-    fn dma_view(&self, bar0: &BarMapping, view: &mut DmaView) -> Result;
+    /// Reads from BAR0 where the device may write guest memory now (see [`DmaView`]). With
+    /// `only == Some(reg)`, only the part that a write of register `reg` can change needs to be
+    /// filled (the rest may stay empty): what a trapped write looks at, kept cheap because it
+    /// runs on every doorbell.
+    fn dma_view(&self, bar0: &BarMapping, only: Option<u32>, view: &mut DmaView) -> Result;
 
     /// A write inside [`Provider::trap`] is about to change the 32-bit register at `reg` (4-byte
     /// aligned) from `old` to `new`: updates `view` to what the device will use after the write

@@ -470,13 +470,14 @@ fn merge(old: u32, off: u32, size: u32, val: u32) -> u32 {
 }
 
 impl VfDevice {
-    /// The device's DMA view now (under `state` and the core's `memory_lock`).
-    fn dma_view(&self, core: &CoreDevice<'_>) -> Result<DmaView> {
+    /// The device's DMA view now (under `state` and the core's `memory_lock`); with `only`, the
+    /// part a write of that register can change.
+    fn dma_view(&self, core: &CoreDevice<'_>, only: Option<u32>) -> Result<DmaView> {
         let st = self.lock();
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
         let mut v = DmaView::default();
-        self.provider.dma_view(bar0, &mut v)?;
+        self.provider.dma_view(bar0, only, &mut v)?;
         Ok(v)
     }
 
@@ -500,7 +501,7 @@ impl VfDevice {
         scratch.resize(DESC_CHUNK, 0, GFP_KERNEL)?;
         let mut t = KBox::new(Tracker { log, scratch }, GFP_KERNEL)?;
         // Whatever the device owns already may be written from now on.
-        let view = self.dma_view(core)?;
+        let view = self.dma_view(core, None)?;
         t.scan(core, &view);
         *page_size = t.log.page_size();
         *dirty = Some(t);
@@ -534,7 +535,7 @@ impl VfDevice {
         let mut pages = KVec::new();
         let mut runs = KVec::new();
         t.log.take(first, last, &mut pages, &mut runs)?;
-        match self.dma_view(core) {
+        match self.dma_view(core, None) {
             Ok(v) => t.scan(core, &v),
             // The registers cannot be read (memory space off, D3): assume the worst.
             Err(_) => t.log.overflow(),
@@ -572,7 +573,7 @@ impl VfDevice {
             let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
             let _mem = core.mem_access()?;
             let mut v = DmaView::default();
-            self.provider.dma_view(bar0, &mut v)?;
+            self.provider.dma_view(bar0, Some(reg), &mut v)?;
             (v, bar0.read32(reg as usize)?)
         };
         let mut after = before;
@@ -594,7 +595,7 @@ impl VfDevice {
         self.bar_write(core, off, size, val)?;
         if posted == Posted::Rescan {
             // What the device really took (it may mask bits differently than assumed).
-            match self.dma_view(core) {
+            match self.dma_view(core, Some(reg)) {
                 Ok(v) => t.scan(core, &v),
                 Err(_) => t.log.overflow(),
             }

@@ -190,17 +190,30 @@ impl Provider for Igb82576Vf {
         Some((regs::TRAP_START, regs::TRAP_END))
     }
 
-    fn dma_view(&self, bar: &BarMapping, view: &mut DmaView) -> Result {
+    fn dma_view(&self, bar: &BarMapping, only: Option<u32>, view: &mut DmaView) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         *view = DmaView::default();
         // Rings 0 and 1 are the Rx queues; areas 0/1 their descriptor rings, 2/3 the Tx
-        // descriptor rings, 4/5 the Tx head write-back words (see `trapped_write`).
-        view.rings[0] = rx_view::<RxQ0>(io);
-        view.rings[1] = rx_view::<RxQ1>(io);
-        view.areas[0] = ring_area(&view.rings[0]);
-        view.areas[1] = ring_area(&view.rings[1]);
-        (view.areas[2], view.areas[4]) = tx_view::<TxQ0>(io);
-        (view.areas[3], view.areas[5]) = tx_view::<TxQ1>(io);
+        // descriptor rings, 4/5 the Tx head write-back words (see `trapped_write`). A write
+        // changes only the queue whose register block holds it.
+        let stride = regs::QUEUE_STRIDE as u32;
+        let block = |base: u32, q: u32| {
+            only.is_none_or(|r| (base + q * stride..base + (q + 1) * stride).contains(&r))
+        };
+        if block(regs::RX_BASE, 0) {
+            view.rings[0] = rx_view::<RxQ0>(io);
+            view.areas[0] = ring_area(&view.rings[0]);
+        }
+        if block(regs::RX_BASE, 1) {
+            view.rings[1] = rx_view::<RxQ1>(io);
+            view.areas[1] = ring_area(&view.rings[1]);
+        }
+        if block(regs::TX_BASE, 0) {
+            (view.areas[2], view.areas[4]) = tx_view::<TxQ0>(io);
+        }
+        if block(regs::TX_BASE, 1) {
+            (view.areas[3], view.areas[5]) = tx_view::<TxQ1>(io);
+        }
         Ok(())
     }
 

@@ -29,7 +29,7 @@
 #include "vf82576.h"
 #include "vfmig_util.h"
 
-#define FRAMES		1024
+#define FRAMES		2048
 #define BURST		32
 #define RING		128
 #define REPOST_BATCH	16
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
 		if (log_stop(vf.device_fd) || on[r] < 0)
 			goto out;
 	}
-	printf("  %-52s %12s\n", "Rx frame rate (frames/s, median of 5 x 1024)", "");
+	printf("  %-52s %12s\n", "Rx frame rate (frames/s, median of 5 x 2048)", "");
 	printf("  %-52s %12.0f\n", logging ? "  trapped, logging off" : "  mapped, no logging",
 	       median(off, ROUNDS));
 	if (logging) {
