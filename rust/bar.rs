@@ -52,6 +52,17 @@ impl BarMapping {
         self.io::<4>()?.try_read32(off)
     }
 
+    /// Reads `size` (1, 2 or 4) bytes at byte `off` (aligned to `size`, inside the BAR).
+    pub(crate) fn read_sized(&self, off: usize, size: u32) -> Result<u32> {
+        let io = self.io::<4>()?;
+        match size {
+            1 => io.try_read8(off).map(u32::from),
+            2 => io.try_read16(off).map(u32::from),
+            4 => io.try_read32(off),
+            _ => Err(EINVAL),
+        }
+    }
+
     /// Writes `size` (1, 2 or 4) bytes of `val` at byte `off` (aligned to `size`, inside the
     /// BAR), as `vfio_pci_core` forwards a userspace access of that size.
     pub(crate) fn write_sized(&self, off: usize, size: u32, val: u32) -> Result {

@@ -25,7 +25,7 @@ use crate::{
         CoreDevice,
         PciIdent, //
     },
-    provider::{self, Provider},
+    provider::{self, Provider, Shadow},
     shared::nic::NicVfState,
 };
 
@@ -90,6 +90,8 @@ struct DevState {
     bar0: Option<BarMapping>,
     /// Migration state (`experimental_migration=1`); RUNNING otherwise.
     mig: migration::Migration,
+    /// The provider's register shadows, fed by the trapped BAR accesses (`experimental_migration=1`).
+    shadow: Shadow,
 }
 
 /// The `state` lock of a [`VfDevice`]. Dropping it first runs a reset that
@@ -121,6 +123,7 @@ impl Drop for DevGuard<'_> {
                 *pending = false;
                 drop(pending);
                 self.guard.mig.reset();
+                self.dev.provider.shadow_reset(&mut self.guard.shadow);
                 continue;
             }
             // Unlock while `reset_pending` is held, so that a `reset_done` whose trylock failed
@@ -172,6 +175,7 @@ impl VfDevice {
                 state <- new_mutex!(
                     DevState {
                         bar0: None,
+                        shadow: Shadow::default(),
                         mig: migration::Migration::new(),
                     },
                     "VfDevice::state"
@@ -200,6 +204,8 @@ impl VfDevice {
         let mut st = self.lock();
         st.bar0 = Some(bar0);
         st.mig.reset();
+        // vfio_pci_core reset the function when it enabled it.
+        self.provider.shadow_reset(&mut st.shadow);
         Ok(())
     }
 
@@ -275,10 +281,11 @@ impl VfDevice {
     pub(crate) fn show_regs(&self, core: &CoreDevice<'_>, m: &SeqFile) -> Result {
         let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
         {
-            let st = self.lock();
+            let mut guard = self.lock();
+            let st = &mut *guard;
             let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
             let _mem = core.mem_access()?;
-            self.provider.snapshot(bar0, &mut snap)?;
+            self.provider.snapshot(bar0, &mut st.shadow, &mut snap)?;
         }
         seq_print!(m, "{}", RegsDump(&snap));
         Ok(())

@@ -578,6 +578,33 @@ unsafe extern "C" fn vfmig_rs_trap_write(
     }
 }
 
+/// A userspace read of `size` bytes at BAR0 offset `off`, inside the trapped range, into `val`.
+///
+/// # Safety
+///
+/// `rs` and `vdev` as for [`vfmig_rs_trap_write`]; `val` is valid for writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_trap_read(
+    rs: *mut c_void,
+    vdev: *mut c_void,
+    off: u32,
+    size: u32,
+    val: *mut u32,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    // SAFETY: By the safety requirement.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    match dev.trap_read(&core, off, size) {
+        Ok(v) => {
+            // SAFETY: By the safety requirement.
+            unsafe { *val = v };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// `log_start` with `n` ranges; `page_size` in/out.
 ///
 /// # Safety

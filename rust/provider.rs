@@ -28,11 +28,16 @@ pub(crate) trait Provider: Sync {
     /// Whether `ident` is a function this provider drives.
     fn matches(&self, ident: &PciIdent) -> bool;
 
-    /// Reads the VF's guest-visible state from its BAR0 into `state` (cleared first): what the
-    /// BAR shows faithfully, with the rest left at zero/`None` for the sources named in the
-    /// provider (shadows, PF side). The device is not quiesced: a consistent snapshot of a
-    /// running VF is the caller's business (issue 4 stops it first).
-    fn snapshot(&self, bar0: &BarMapping, state: &mut nic::NicVfState) -> Result;
+    /// Reads the VF's guest-visible state from its BAR0 and `shadow` into `state` (cleared
+    /// first); the PF side is left `None` (the caller adds it). Registers with read side effects
+    /// keep what they hand out in `shadow`, so the guest still gets it. The device is not
+    /// quiesced: a consistent snapshot of a running VF is the caller's business.
+    fn snapshot(
+        &self,
+        bar0: &BarMapping,
+        shadow: &mut Shadow,
+        state: &mut nic::NicVfState,
+    ) -> Result;
 
     /// Stops the VF's DMA (RUNNING -> RUNNING_P2P): saves the guest's queue controls into
     /// `saved`, clears every queue's enable and waits (bounded) until the queues read back
@@ -40,18 +45,47 @@ pub(crate) trait Provider: Sync {
     fn quiesce(&self, bar0: &BarMapping, saved: &mut QueueCtl) -> Result;
 
     /// Restarts the VF (RUNNING_P2P -> RUNNING): writes the queue controls in `saved` back,
-    /// then rewrites the tails, which restarts reception and transmission.
+    /// then rewrites the tails, which restarts reception and transmission, then raises the
+    /// interrupt causes in `saved.kick` (after a restore: no interrupt is lost).
     fn unquiesce(&self, bar0: &BarMapping, saved: &QueueCtl) -> Result;
 
     /// Programs a decoded, validated state into a stopped VF (RESUMING -> STOP): every queue
     /// is left disabled with its registers set, and the queue controls to enable on RUNNING
     /// are returned in `ctl` (written by [`Provider::unquiesce`]). An error means the VF may be
     /// partly programmed: the caller resets it ([`Provider::reset`]).
-    fn restore(&self, bar0: &BarMapping, state: &nic::NicVfState, ctl: &mut QueueCtl) -> Result;
+    fn restore(
+        &self,
+        bar0: &BarMapping,
+        state: &nic::NicVfState,
+        shadow: &mut Shadow,
+        ctl: &mut QueueCtl,
+    ) -> Result;
 
     /// Resets the VF through its own BAR (a function-level software reset), leaving it as any
     /// reset leaves it.
     fn reset(&self, bar0: &BarMapping) -> Result;
+
+    /// The function was reset: brings `shadow` to what the guest must see after a reset.
+    fn shadow_reset(&self, shadow: &mut Shadow);
+
+    /// A guest read of `size` (1, 2 or 4) bytes at `off` inside [`Provider::trap`]: reads the
+    /// register and applies the shadows (read-to-clear bits kept for the guest, counters
+    /// continued, write-only effects).
+    fn trapped_read(
+        &self,
+        bar0: &BarMapping,
+        shadow: &mut Shadow,
+        off: u32,
+        size: u32,
+    ) -> Result<u32>;
+
+    /// A guest write inside [`Provider::trap`] is about to store the bytes `mask` of `val` in
+    /// the 32-bit register at `reg` (4-byte aligned): updates `shadow`.
+    fn shadow_write(&self, shadow: &mut Shadow, reg: u32, mask: u32, val: u32);
+
+    /// Whether a write of `reg` can change where the device writes memory (see
+    /// [`Provider::trapped_write`]); the dirty tracker looks at no other write.
+    fn dma_register(&self, reg: u32) -> bool;
 
     /// The BAR0 byte range `start..end` whose writes vfmig must see to log the device's DMA
     /// writes (the doorbells that hand buffers to the device), or `None` if the provider needs
@@ -146,6 +180,22 @@ pub(crate) struct QueueCtl {
     pub(crate) rx: [u32; nic::MAX_QUEUES],
     /// Tx queue controls, per queue.
     pub(crate) tx: [u32; nic::MAX_QUEUES],
+    /// Interrupt causes to raise when the VF runs again (after a restore).
+    pub(crate) kick: u32,
+}
+
+/// Words of a [`Shadow`].
+pub(crate) const SHADOW_WORDS: usize = 16;
+
+/// What a provider keeps for registers whose hardware value is not what the guest must see:
+/// write-only effects (an interrupt mask set and cleared through two registers), read-to-clear
+/// bits vfmig consumed, counters that cannot be preset. Kept per bound VF under its `state`
+/// lock, fed by the trapped BAR accesses, saved and restored with the state. The meaning of
+/// each word is the provider's.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Shadow {
+    /// The provider's words.
+    pub(crate) words: [u32; SHADOW_WORDS],
 }
 
 /// All providers, tried in order.

@@ -285,6 +285,38 @@ static bool vfmig_trapped(struct vfmig_device *vmdev, u64 start, u64 len)
 	       start + len > vmdev->trap_start;
 }
 
+/* A @sz-byte (1, 2 or 4) register value to or from userspace, as vfio-pci copies it. */
+static ssize_t vfmig_put_user(char __user *buf, u32 val, size_t sz)
+{
+	u16 v16 = val;
+	u8 v8 = val;
+
+	if (sz == 4)
+		return copy_to_user(buf, &val, 4) ? -EFAULT : 4;
+	if (sz == 2)
+		return copy_to_user(buf, &v16, 2) ? -EFAULT : 2;
+	return copy_to_user(buf, &v8, 1) ? -EFAULT : 1;
+}
+
+static int vfmig_get_user(const char __user *buf, u32 *val, size_t sz)
+{
+	u16 v16;
+	u8 v8;
+
+	if (sz == 4)
+		return copy_from_user(val, buf, 4) ? -EFAULT : 0;
+	if (sz == 2) {
+		if (copy_from_user(&v16, buf, 2))
+			return -EFAULT;
+		*val = v16;
+		return 0;
+	}
+	if (copy_from_user(&v8, buf, 1))
+		return -EFAULT;
+	*val = v8;
+	return 0;
+}
+
 /*
  * Userspace writes to the device. Writes touching the trapped part of BAR0 are split into the
  * accesses vfio_pci_core would make (4, 2 or 1 bytes, naturally aligned) and each trapped one
@@ -322,12 +354,61 @@ static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf
 		} else {
 			u32 val = 0;
 
-			if (copy_from_user(&val, buf + done, sz))
-				ret = -EFAULT;
-			else
+			ret = vfmig_get_user(buf + done, &val, sz);
+			if (!ret)
 				ret = vfmig_rs_trap_write(vmdev->rs, &vmdev->core, off, sz, val);
 			if (!ret)
 				ret = sz;
+		}
+		if (ret < 0) {
+			if (done)
+				break;
+			return ret;
+		}
+		done += ret;
+	}
+	*ppos += done;
+	return done;
+}
+
+/*
+ * Userspace reads of the device: those touching the trapped part of BAR0 are split as writes
+ * are and each trapped one is answered by Rust (through the provider's shadows).
+ */
+static ssize_t vfmig_read(struct vfio_device *core_vdev, char __user *buf, size_t count,
+			  loff_t *ppos)
+{
+	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
+	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
+	u64 pos = *ppos & VFIO_PCI_OFFSET_MASK;
+	size_t done = 0;
+
+	if (index != VFIO_PCI_BAR0_REGION_INDEX || !vfmig_trapped(vmdev, pos, count))
+		return vfio_pci_core_read(core_vdev, buf, count, ppos);
+
+	while (done < count) {
+		size_t left = count - done, sz;
+		u64 off = pos + done;
+		ssize_t ret;
+
+		if (left >= 4 && !(off % 4))
+			sz = 4;
+		else if (left >= 2 && !(off % 2))
+			sz = 2;
+		else
+			sz = 1;
+		if (!vfmig_trapped(vmdev, off, sz)) {
+			loff_t p = *ppos + done;
+
+			ret = vfio_pci_core_read(core_vdev, buf + done, sz, &p);
+		} else if (off + sz > pci_resource_len(vmdev->core.pdev, 0)) {
+			ret = -EINVAL;
+		} else {
+			u32 val = 0;
+
+			ret = vfmig_rs_trap_read(vmdev->rs, &vmdev->core, off, sz, &val);
+			if (!ret)
+				ret = vfmig_put_user(buf + done, val, sz);
 		}
 		if (ret < 0) {
 			if (done)
@@ -370,6 +451,11 @@ static int vfmig_get_region_info_caps(struct vfio_device *core_vdev,
 	if (ret || info->index != VFIO_PCI_BAR0_REGION_INDEX || !vmdev->trap_end ||
 	    !(info->flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return ret;
+	/* All of it trapped: nothing to map. */
+	if (!vmdev->trap_start && vmdev->trap_end >= len) {
+		info->flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
+		return 0;
+	}
 
 	size = struct_size(sparse, areas, 2);
 	sparse = kzalloc(size, GFP_KERNEL);
@@ -737,7 +823,7 @@ static const struct vfio_device_ops vfmig_ops = {
 	.ioctl = vfmig_ioctl,
 	.get_region_info_caps = vfmig_get_region_info_caps,
 	.device_feature = vfmig_device_feature,
-	.read = vfio_pci_core_read,
+	.read = vfmig_read,
 	.write = vfmig_write,
 	.mmap = vfmig_mmap,
 	.request = vfio_pci_core_request,

@@ -132,13 +132,15 @@ ssize_t vfmig_rs_mig_write(void *rs, u64 gen, const char __user *buf, size_t len
 void vfmig_rs_reset_done(void *rs);
 
 /*
- * DMA dirty logging (rust/device/dirty.rs). vfmig_rs_trap_range() gives the BAR0 byte range
- * [*start, *end) whose writes must reach vfmig_rs_trap_write() instead of the BAR (returns 1),
- * or 0: nothing is trapped (migration not offered). The C shell keeps that range out of every
- * mmap, ioeventfd and dma-buf of BAR0. vfmig_rs_trap_write() performs the write itself.
+ * Trapped BAR0 (rust/device/dirty.rs). vfmig_rs_trap_range() gives the BAR0 byte range
+ * [*start, *end) whose accesses must reach vfmig_rs_trap_read()/_write() instead of the BAR
+ * (returns 1), or 0: nothing is trapped (migration not offered). The C shell keeps that range
+ * out of every mmap, ioeventfd and dma-buf of BAR0. Rust performs the access itself, through
+ * the provider's shadows and the dirty tracker. DMA dirty logging: vfmig_rs_log_*().
  */
 int vfmig_rs_trap_range(void *rs, u32 *start, u32 *end);
 int vfmig_rs_trap_write(void *rs, struct vfio_pci_core_device *vdev, u32 off, u32 size, u32 val);
+int vfmig_rs_trap_read(void *rs, struct vfio_pci_core_device *vdev, u32 off, u32 size, u32 *val);
 int vfmig_rs_log_start(void *rs, struct vfio_pci_core_device *vdev,
 		       const struct vfmig_range *ranges, u32 n, u64 *page_size);
 int vfmig_rs_log_stop(void *rs);

@@ -562,12 +562,15 @@ impl VfDevice {
             return Err(EINVAL);
         }
         let mut dirty = self.dirty.lock();
-        let Some(t) = &mut *dirty else {
+        let reg = off & !3;
+        let Some(t) = dirty
+            .as_deref_mut()
+            .filter(|_| self.provider.dma_register(reg))
+        else {
             drop(dirty);
             return self.bar_write(core, off, size, val);
         };
         t.log.stats.trap_writes += 1;
-        let reg = off & !3;
         let (before, old) = {
             let st = self.lock();
             let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
@@ -603,12 +606,36 @@ impl VfDevice {
         Ok(())
     }
 
-    /// Writes a register of BAR0 (under `state` and the core's `memory_lock`).
+    /// Writes a register of BAR0 (under `state` and the core's `memory_lock`), feeding the
+    /// provider's shadows.
     fn bar_write(&self, core: &CoreDevice<'_>, off: u32, size: u32, val: u32) -> Result {
-        let st = self.lock();
+        let mut guard = self.lock();
+        let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
+        let shift = (off & 3) * 8;
+        let mask = match size {
+            1 => 0xff_u32 << shift,
+            2 => 0xffff_u32 << shift,
+            _ => u32::MAX,
+        };
+        self.provider
+            .shadow_write(&mut st.shadow, off & !3, mask, val << shift);
         bar0.write_sized(off as usize, size, val)
+    }
+
+    /// A read of `size` (1, 2 or 4) bytes at BAR0 offset `off`, inside the trapped range,
+    /// through the provider's shadows.
+    pub(crate) fn trap_read(&self, core: &CoreDevice<'_>, off: u32, size: u32) -> Result<u32> {
+        let (start, end) = self.provider.trap().ok_or(EINVAL)?;
+        if !matches!(size, 1 | 2 | 4) || off % size != 0 || off < start || off + size > end {
+            return Err(EINVAL);
+        }
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+        let _mem = core.mem_access()?;
+        self.provider.trapped_read(bar0, &mut st.shadow, off, size)
     }
 
     /// Prints the logging part of the debugfs `state` file.

@@ -263,6 +263,7 @@ impl VfDevice {
                         let _ = self.provider.reset(bar0);
                     }
                 }
+                self.provider.shadow_reset(&mut st.shadow);
                 st.mig.state = State::Error;
                 st.mig.queues = None;
                 st.mig.drop_data();
@@ -364,7 +365,7 @@ impl VfDevice {
                 let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
                 {
                     let _mem = core.mem_access()?;
-                    self.provider.snapshot(bar0, &mut snap)?;
+                    self.provider.snapshot(bar0, &mut st.shadow, &mut snap)?;
                 }
                 // The queues are disabled by vfmig since RUNNING -> RUNNING_P2P: save the
                 // guest's controls, not what the registers read now.
@@ -425,9 +426,13 @@ impl VfDevice {
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
                 let mut q = QueueCtl::default();
-                if let Err(e) = self.provider.restore(bar0, &staging, &mut q) {
+                if let Err(e) = self
+                    .provider
+                    .restore(bar0, &staging, &mut st.shadow, &mut q)
+                {
                     // Partly programmed: leave the VF as a reset leaves it.
                     let _ = self.provider.reset(bar0);
+                    self.provider.shadow_reset(&mut st.shadow);
                     return Err(e);
                 }
                 st.mig.queues = Some(q);
@@ -451,7 +456,8 @@ impl VfDevice {
     /// stream being read, in STOP_COPY). Its layout does not depend on register values, so a
     /// fresh snapshot with a placeholder PF section has the same length.
     pub(crate) fn mig_data_size(&self, core: &CoreDevice<'_>) -> Result<usize> {
-        let st = self.lock();
+        let mut guard = self.lock();
+        let st = &mut *guard;
         if let Some(save) = &st.mig.save {
             return Ok(save.buf.len());
         }
@@ -459,7 +465,7 @@ impl VfDevice {
         let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
         {
             let _mem = core.mem_access()?;
-            self.provider.snapshot(bar0, &mut snap)?;
+            self.provider.snapshot(bar0, &mut st.shadow, &mut snap)?;
         }
         snap.pf = Some(PfVfConfig::default());
         Ok(snap.encoded_len())

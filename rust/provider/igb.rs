@@ -24,7 +24,8 @@ use super::{
     DmaView,
     Posted,
     Provider,
-    QueueCtl, //
+    QueueCtl,
+    Shadow, //
 };
 use crate::{
     bar::BarMapping,
@@ -77,7 +78,7 @@ impl Provider for Igb82576Vf {
         ident.vendor == VENDOR_INTEL && ident.device == DEVICE_82576_VF && ident.is_virtfn != 0
     }
 
-    fn snapshot(&self, bar: &BarMapping, st: &mut NicVfState) -> Result {
+    fn snapshot(&self, bar: &BarMapping, sh: &mut Shadow, st: &mut NicVfState) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         st.clear();
         // Two queues each way; the pushes cannot fail (`nic::MAX_QUEUES` is larger).
@@ -87,9 +88,9 @@ impl Provider for Igb82576Vf {
         for ring in [tx_ring::<TxQ0>(io), tx_ring::<TxQ1>(io)] {
             st.push_tx(ring).map_err(|_| EINVAL)?;
         }
-        st.irq = Some(interrupts(io)?);
-        st.mailbox = Some(mailbox(io)?);
-        st.stats = Some(stats(io));
+        st.irq = Some(interrupts(io, sh)?);
+        st.mailbox = Some(mailbox(io, sh)?);
+        st.stats = Some(stats(io, sh));
         // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
         // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
         // (`CoreDevice::pf_vf_config`) when it saves; `restore` sets its MAC through the
@@ -126,10 +127,21 @@ impl Provider for Igb82576Vf {
         rx_enable::<RxQ1>(io, saved.rx[1]);
         tx_enable::<TxQ0>(io, saved.tx[0]);
         tx_enable::<TxQ1>(io, saved.tx[1]);
+        if saved.kick != 0 {
+            // One interrupt on each vector the guest had enabled: whatever was raised on the
+            // source before it stopped is looked at (the driver polls its rings).
+            io.write_reg(regs::EICS::from(saved.kick));
+        }
         Ok(())
     }
 
-    fn restore(&self, bar: &BarMapping, st: &NicVfState, ctl: &mut QueueCtl) -> Result {
+    fn restore(
+        &self,
+        bar: &BarMapping,
+        st: &NicVfState,
+        sh: &mut Shadow,
+        ctl: &mut QueueCtl,
+    ) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         // The decoder checked the counts (`igb::PROVIDER.check_state`): two queues each way,
         // NUM_VECTORS vectors, MAILBOX_DWORDS dwords.
@@ -153,9 +165,21 @@ impl Provider for Igb82576Vf {
         for (n, v) in irq.itr().iter().enumerate() {
             io.try_write(regs::EITR::try_at(n).ok_or(EINVAL)?, regs::EITR::from(*v))?;
         }
-        // TODO(issue 4): EIMS (the effective mask, from the shadow), IVAR0/IVAR_MISC (from the
-        // shadow) and the pending causes (re-raised with EICS) are not restored: the snapshot
-        // saves them as 0 until the trapped-page shadows exist.
+        // The vector allocation and the enabled mask as the guest left them (the shadows the
+        // guest reads them from), and one interrupt per enabled vector on RUNNING.
+        let ivar = irq.ivar();
+        let (ivar0, ivar_misc) = (
+            ivar.first().copied().unwrap_or(0),
+            ivar.get(1).copied().unwrap_or(0),
+        );
+        io.write_reg(regs::IVAR0::from(ivar0));
+        io.write_reg(regs::IVAR_MISC::from(ivar_misc));
+        io.write_reg(regs::EIMC::from(u32::MAX));
+        io.write_reg(regs::EIMS::from(irq.enabled));
+        sh.words[sh_idx::EIMS] = irq.enabled;
+        sh.words[sh_idx::IVAR0] = ivar0;
+        sh.words[sh_idx::IVAR_MISC] = ivar_misc;
+        ctl.kick = irq.enabled;
         //
         // The PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"): every VF
         // reset or FLR makes igb forget a guest-chosen MAC and keep the VF's Rx/Tx
@@ -172,11 +196,20 @@ impl Provider for Igb82576Vf {
                 regs::VMBMEM::from(*v),
             )?;
         }
-        // TODO(issue 4): the mailbox status (V2PMAILBOX read-to-clear bits) is not re-raised,
-        // and what the guest asked of the PF through the mailbox besides its MAC (multicast
-        // list, VLAN filters, promiscuous modes, LPE) is not replayed: that needs the trapped
-        // mailbox (a record of the guest's messages). The administrator settings in `st.pf`
-        // are applied by the migration code through the PF netdev (`CoreDevice::pf_apply`).
+        // The read-to-clear status bits the guest had not read yet: its next read gets them.
+        sh.words[sh_idx::MBX_R2C] = mbx.status & regs::MBX_R2C_MASK;
+        // The counters go on from the source's values.
+        if let Some(s) = &st.stats {
+            for (i, (reg, saved)) in STAT_REGS.iter().zip(stat_values(s)).enumerate() {
+                let hw = bar.read32(*reg as usize)?;
+                sh.words[sh_idx::STATS + i] = lo32(saved).wrapping_sub(hw);
+            }
+        }
+        // TODO(issue 4): what the guest asked of the PF through the mailbox besides its MAC
+        // (multicast list, VLAN filters, promiscuous modes, LPE) is not replayed: that needs a
+        // record of the guest's messages (the mailbox is trapped now; the record is not kept
+        // yet). The administrator settings in `st.pf` are applied by the migration code
+        // through the PF netdev (`CoreDevice::pf_apply`).
         Ok(())
     }
 
@@ -188,6 +221,66 @@ impl Provider for Igb82576Vf {
 
     fn trap(&self) -> Option<(u32, u32)> {
         Some((regs::TRAP_START, regs::TRAP_END))
+    }
+
+    fn shadow_reset(&self, sh: &mut Shadow) {
+        // A function reset masks every interrupt and clears the vector allocation; the
+        // counters and the mailbox bits the guest has not read stay.
+        sh.words[sh_idx::EIMS] = 0;
+        sh.words[sh_idx::IVAR0] = 0;
+        sh.words[sh_idx::IVAR_MISC] = 0;
+    }
+
+    fn trapped_read(&self, bar: &BarMapping, sh: &mut Shadow, off: u32, size: u32) -> Result<u32> {
+        use crate::shared::igb::regs as r;
+        let reg = off & !3;
+        let full = match reg {
+            r::EIMS => sh.words[sh_idx::EIMS],
+            r::IVAR0 => sh.words[sh_idx::IVAR0],
+            r::IVAR_MISC => sh.words[sh_idx::IVAR_MISC],
+            r::V2PMAILBOX => {
+                let v = bar.read32(reg as usize)? | sh.words[sh_idx::MBX_R2C];
+                // Handed to the guest if its read covers the status byte; kept otherwise.
+                sh.words[sh_idx::MBX_R2C] = if off == reg {
+                    0
+                } else {
+                    v & regs::MBX_R2C_MASK
+                };
+                v
+            }
+            _ => match STAT_REGS.iter().position(|s| *s == reg) {
+                Some(i) => bar
+                    .read32(reg as usize)?
+                    .wrapping_add(sh.words[sh_idx::STATS + i]),
+                None => return bar.read_sized(off as usize, size),
+            },
+        };
+        let shift = (off & 3) * 8;
+        Ok(match size {
+            1 => (full >> shift) & 0xff,
+            2 => (full >> shift) & 0xffff,
+            _ => full,
+        })
+    }
+
+    fn shadow_write(&self, sh: &mut Shadow, reg: u32, mask: u32, val: u32) {
+        use crate::shared::igb::regs as r;
+        let v = val & mask;
+        match reg {
+            r::EIMS => sh.words[sh_idx::EIMS] |= v,
+            r::EIMC => sh.words[sh_idx::EIMS] &= !v,
+            r::IVAR0 => sh.words[sh_idx::IVAR0] = (sh.words[sh_idx::IVAR0] & !mask) | v,
+            r::IVAR_MISC => sh.words[sh_idx::IVAR_MISC] = (sh.words[sh_idx::IVAR_MISC] & !mask) | v,
+            // A VF software reset masks every interrupt.
+            r::CTRL if v & regs::CTRL::RST_MASK != 0 => sh.words[sh_idx::EIMS] = 0,
+            _ => {}
+        }
+    }
+
+    fn dma_register(&self, reg: u32) -> bool {
+        let end = 2 * regs::QUEUE_STRIDE as u32;
+        (regs::RX_BASE..regs::RX_BASE + end).contains(&reg)
+            || (regs::TX_BASE..regs::TX_BASE + end).contains(&reg)
     }
 
     fn dma_view(&self, bar: &BarMapping, only: Option<u32>, view: &mut DmaView) -> Result {
@@ -694,8 +787,41 @@ fn tx_ring<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> Ring {
     }
 }
 
-/// Reads the interrupt registers that read back what the guest wrote.
-fn interrupts(io: Bar0<'_>) -> Result<Interrupts> {
+/// Indexes of the 82576 VF's words in a [`Shadow`].
+mod sh_idx {
+    /// The effective interrupt mask: EIMS writes set, EIMC writes clear (QEMU's EIMS reads
+    /// back the last write, silicon's the mask: the guest reads this).
+    pub(super) const EIMS: usize = 0;
+    /// IVAR0 as the guest wrote it (QEMU ORs VF IVAR writes into the PF's IVAR).
+    pub(super) const IVAR0: usize = 1;
+    /// IVAR_MISC as the guest wrote it.
+    pub(super) const IVAR_MISC: usize = 2;
+    /// V2PMAILBOX read-to-clear bits vfmig consumed, for the guest's next read.
+    pub(super) const MBX_R2C: usize = 3;
+    /// Offsets added to the counters of [`super::STAT_REGS`] (five words).
+    pub(super) const STATS: usize = 4;
+}
+
+/// The statistics counters, in [`Stats`] order (`stat_values`).
+const STAT_REGS: [u32; 5] = {
+    use crate::shared::igb::regs as r;
+    [r::VFGPRC, r::VFGORC, r::VFGPTC, r::VFGOTC, r::VFMPRC]
+};
+const _: () = assert!(sh_idx::STATS + STAT_REGS.len() <= super::SHADOW_WORDS);
+
+/// The counters of `s` in [`STAT_REGS`] order.
+fn stat_values(s: &Stats) -> [u64; 5] {
+    [
+        s.rx_packets,
+        s.rx_octets,
+        s.tx_packets,
+        s.tx_octets,
+        s.rx_multicast,
+    ]
+}
+
+/// Reads the interrupt registers that read back what the guest wrote, and the shadows.
+fn interrupts(io: Bar0<'_>, sh: &Shadow) -> Result<Interrupts> {
     let mut irq = Interrupts {
         num_vectors: igb::NUM_VECTORS,
         num_ivar: igb::NUM_IVAR,
@@ -704,13 +830,11 @@ fn interrupts(io: Bar0<'_>) -> Result<Interrupts> {
         // effect that a restore has to mind). The guest test checks the read-back.
         auto_clear: io.read(regs::EIAC).into_raw(),
         auto_mask: io.read(regs::EIAM).into_raw(),
-        // TODO(issue 4): EIMS reads back the last value written to it, not the effective mask
-        // (EIMC does not update it): keep a shadow of EIMS/EIMC writes (trapped BAR accesses)
-        // and save that as `enabled`.
-        enabled: 0,
-        // TODO(issue 4): EICR reads back only what was written to it on QEMU and is
-        // read-to-clear on silicon: never read it here; take the VF's pending causes from the
-        // PF side (PF EICR bits of this VF's vectors) as `pending`, to be re-raised with EICS.
+        // The effective mask from the shadow of EIMS/EIMC writes.
+        enabled: sh.words[sh_idx::EIMS],
+        // EICR reads back only what was written to it on QEMU and is read-to-clear on silicon:
+        // never read here. Instead the target raises every enabled vector once when it runs
+        // (`QueueCtl::kick`), which covers any cause pending on the source.
         pending: 0,
         ..Interrupts::ZERO
     };
@@ -724,20 +848,22 @@ fn interrupts(io: Bar0<'_>) -> Result<Interrupts> {
             .try_read(regs::EITR::try_at(n).ok_or(EINVAL)?)?
             .into_raw();
     }
-    // TODO(issue 4): IVAR0 and IVAR_MISC writes are OR-ed into the PF's IVAR registers and
-    // vector positions follow the VF number: keep a shadow of the guest's IVAR0/IVAR_MISC
-    // writes and save that in `ivar[0..2]`; they stay 0 here.
+    // IVAR0 and IVAR_MISC writes are OR-ed into the PF's IVAR registers on QEMU: the guest's
+    // own values come from the shadow.
+    irq.ivar[0] = sh.words[sh_idx::IVAR0];
+    irq.ivar[1] = sh.words[sh_idx::IVAR_MISC];
     Ok(irq)
 }
 
-/// Reads the mailbox memory.
-fn mailbox(io: Bar0<'_>) -> Result<Mailbox> {
+/// Reads the mailbox memory and status. Reading V2PMAILBOX clears PFSTS, PFACK and RSTD: the
+/// bits read are kept in the shadow for the guest's next read (as igbvf keeps them in
+/// `v2p_mailbox`).
+fn mailbox(io: Bar0<'_>, sh: &mut Shadow) -> Result<Mailbox> {
+    let status = io.read(regs::V2PMAILBOX).into_raw() | sh.words[sh_idx::MBX_R2C];
+    sh.words[sh_idx::MBX_R2C] = status & regs::MBX_R2C_MASK;
     let mut mbx = Mailbox {
         num_dwords: igb::MAILBOX_DWORDS,
-        // TODO(issue 4): V2PMAILBOX is not read: reading it clears PFSTS, PFACK and RSTD,
-        // which would steal the guest's pending mailbox events. Save the status from a shadow
-        // of the read-to-clear bits (as igbvf keeps in `v2p_mailbox`) or from the PF side.
-        status: 0,
+        status,
         ..Mailbox::ZERO
     };
     for (n, slot) in mbx
@@ -753,17 +879,17 @@ fn mailbox(io: Bar0<'_>) -> Result<Mailbox> {
     Ok(mbx)
 }
 
-/// Reads the statistics counters.
-fn stats(io: Bar0<'_>) -> Stats {
-    // TODO(issue 4): the counters are 32-bit, wrapping and read-only (a restore cannot preset
-    // them); keeping the guest's view continuous across a migration needs a 64-bit extension
-    // and a saved base (e.g. a trapped stats page). Saved raw here.
+/// Reads the statistics counters as the guest sees them: 32-bit, wrapping and read-only on
+/// the device, continued across a migration by the offsets in the shadow (the target's
+/// counters start wherever they are; the guest reads them plus the offset).
+fn stats(io: Bar0<'_>, sh: &Shadow) -> Stats {
+    let v = |hw: u32, i: usize| u64::from(hw.wrapping_add(sh.words[sh_idx::STATS + i]));
     Stats {
-        rx_packets: u64::from(io.read(regs::VFGPRC).into_raw()),
-        rx_octets: u64::from(io.read(regs::VFGORC).into_raw()),
-        tx_packets: u64::from(io.read(regs::VFGPTC).into_raw()),
-        tx_octets: u64::from(io.read(regs::VFGOTC).into_raw()),
-        rx_multicast: u64::from(io.read(regs::VFMPRC).into_raw()),
+        rx_packets: v(io.read(regs::VFGPRC).into_raw(), 0),
+        rx_octets: v(io.read(regs::VFGORC).into_raw(), 1),
+        tx_packets: v(io.read(regs::VFGPTC).into_raw(), 2),
+        tx_octets: v(io.read(regs::VFGOTC).into_raw(), 3),
+        rx_multicast: v(io.read(regs::VFMPRC).into_raw(), 4),
     }
 }
 

@@ -30,9 +30,11 @@ pub(crate) const NUM_VECTORS: usize = 3;
 /// Dwords of VF<->PF mailbox memory.
 pub(crate) const MAILBOX_DWORDS: usize = 16;
 
-/// The BAR0 pages vfmig traps (never mapped into userspace while migration is offered): the
-/// Rx and Tx queue registers, whose tails hand buffers to the device.
-pub(crate) const TRAP_START: u32 = 0x2000;
+/// The BAR0 range vfmig traps (never mapped into userspace while migration is offered): all of
+/// it. The queue registers (0x2000-0x3fff), whose tails hand buffers to the device, for the
+/// dirty tracker; the interrupt registers (0x1000-0x1fff) and the mailbox and counters
+/// (0x0000-0x0fff) for the shadows that keep the guest's view across a migration.
+pub(crate) const TRAP_START: u32 = 0x0000;
 /// End of the trapped BAR0 range.
 pub(crate) const TRAP_END: u32 = 0x4000;
 /// Offset of Rx queue 0's register block.
@@ -352,8 +354,7 @@ mod check {
         assert!(off::<TDLEN>() == TX_TDLEN);
         assert!(off::<TDWBAL>() == TX_TDWBAL && off::<TDWBAH>() == TX_TDWBAH);
         // Every queue register lies inside the trapped range, and the trap is whole pages.
-        assert!(TRAP_START <= RX_BASE && tx::<TxQ1>() + off::<TDWBAH>() + 4 <= TRAP_END);
-        assert!(TRAP_START % 4096 == 0 && TRAP_END % 4096 == 0);
+        assert!(TRAP_START == 0 && TRAP_END as usize == BAR0_SIZE);
         assert!(rx::<RxQ0>() + off::<RDBAL>() == shared::rdbal(0));
         assert!(rx::<RxQ1>() + off::<RDBAL>() == shared::rdbal(1));
         assert!(rx::<RxQ0>() + off::<RDBAH>() == shared::rdbah(0));
