@@ -513,6 +513,33 @@ unsafe extern "C" fn vfmig_rs_mig_write(
     ssize(dev.mig_write(gen, UserPtr::from_ptr(buf), len))
 }
 
+/// `VFIO_MIG_GET_PRECOPY_INFO` on a data fd of generation `gen`.
+///
+/// # Safety
+///
+/// As for [`vfmig_rs_mig_read`]; `initial` and `dirty` are valid for writes.
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_precopy_info(
+    rs: *mut c_void,
+    gen: u64,
+    initial: *mut u64,
+    dirty: *mut u64,
+) -> c_int {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    match dev.mig_precopy_info(gen) {
+        Ok((i, d)) => {
+            // SAFETY: By the safety requirement.
+            unsafe {
+                *initial = i;
+                *dirty = d;
+            }
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// The `reset_done` PCI error handler: the function was reset.
 ///
 /// # Safety

@@ -128,6 +128,8 @@ int vfmig_rs_mig_get_state(void *rs, u32 *state);
 int vfmig_rs_mig_data_size(void *rs, struct vfio_pci_core_device *vdev, u64 *len);
 ssize_t vfmig_rs_mig_read(void *rs, u64 gen, char __user *buf, size_t len);
 ssize_t vfmig_rs_mig_write(void *rs, u64 gen, const char __user *buf, size_t len);
+/* VFIO_MIG_GET_PRECOPY_INFO of a data fd: -EINVAL outside PRE_COPY/PRE_COPY_P2P. */
+int vfmig_rs_mig_precopy_info(void *rs, u64 gen, u64 *initial, u64 *dirty);
 /* reset_done PCI error handler; may run with the core's memory_lock held for writing. */
 void vfmig_rs_reset_done(void *rs);
 

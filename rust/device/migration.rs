@@ -61,7 +61,9 @@ use crate::{
     shared::{
         format::{
             Decoder,
-            Identity, //
+            Identity,
+            HEADER_FLAG_PRECOPY,
+            HEADER_LEN, //
         },
         fsm::{
             self,
@@ -85,7 +87,7 @@ const CHUNK: usize = 4096;
 /// MIGRATION feature answers `ENOTTY`).
 pub(crate) fn migration_features() -> u32 {
     if crate::module_parameters::experimental_migration.value() {
-        Features::STOP_COPY | Features::P2P
+        Features::STOP_COPY | Features::P2P | Features::PRE_COPY
     } else {
         0
     }
@@ -102,6 +104,31 @@ struct SaveData {
 struct ResumeData {
     dec: KBox<Decoder>,
     staging: KBox<NicVfState>,
+    /// The last complete stream received before the one in `dec` (a resume transfer is one or
+    /// more complete streams back to back, e.g. PRE_COPY's initial data, then the final
+    /// state), and whether it was marked as pre-copy data.
+    last: Option<(KBox<NicVfState>, bool)>,
+}
+
+impl ResumeData {
+    /// The stream in `dec` is complete: validates it across sections, keeps it as the last
+    /// one and starts the next.
+    fn rotate(&mut self, fmt: &'static dyn nic::Provider) -> Result {
+        let mut sink = NicSink::new(&mut self.staging, fmt);
+        let summary = self.dec.finish(&mut sink).map_err(stream_err)?;
+        let precopy = summary.header.flags & HEADER_FLAG_PRECOPY != 0;
+        let next = match self.last.take() {
+            Some((mut b, _)) => {
+                *b = NicVfState::EMPTY;
+                b
+            }
+            None => KBox::new(NicVfState::EMPTY, GFP_KERNEL)?,
+        };
+        let done = core::mem::replace(&mut self.staging, next);
+        self.last = Some((done, precopy));
+        self.dec.reset();
+        Ok(())
+    }
 }
 
 /// What the debugfs `state` file reports about the last operations.
@@ -231,7 +258,7 @@ impl VfDevice {
         let features = Features(migration_features());
         // The PF-side configuration is read before `state` is taken (rtnl_lock is outside it).
         let pf = match State::from_raw(target) {
-            Some(State::StopCopy) => core.pf_vf_config(),
+            Some(State::StopCopy | State::PreCopy | State::PreCopyP2p) => core.pf_vf_config(),
             _ => Err(EINVAL),
         };
         let mut st = self.lock();
@@ -325,6 +352,57 @@ impl VfDevice {
         Ok(new_file)
     }
 
+    /// Snapshots the VF (with the guest's queue controls if vfmig holds the queues disabled)
+    /// and its PF-side configuration `pf`, and encodes the state stream; `precopy` marks it as
+    /// PRE_COPY initial data ([`HEADER_FLAG_PRECOPY`]).
+    fn encode_state(
+        &self,
+        st: &mut DevState,
+        core: &CoreDevice<'_>,
+        pf: &Result<PfVfConfig>,
+        precopy: bool,
+    ) -> Result<KVec<u8>> {
+        let fmt = self.provider.format();
+        let t0 = Instant::<Monotonic>::now();
+        let pf = match pf {
+            Ok(pf) => *pf,
+            Err(e) => return Err(*e),
+        };
+        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+        let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+        {
+            let _mem = core.mem_access()?;
+            self.provider.snapshot(bar0, &mut st.shadow, &mut snap)?;
+        }
+        // The queues are disabled by vfmig since RUNNING -> RUNNING_P2P: save the
+        // guest's controls, not what the registers read now.
+        if let Some(q) = &st.mig.queues {
+            let nrx = usize::from(snap.num_rx);
+            for (r, ctl) in snap.rx.iter_mut().zip(q.rx.iter()).take(nrx) {
+                r.ctrl = *ctl;
+            }
+            let ntx = usize::from(snap.num_tx);
+            for (r, ctl) in snap.tx.iter_mut().zip(q.tx.iter()).take(ntx) {
+                r.ctrl = *ctl;
+            }
+        }
+        snap.pf = Some(pf);
+        let len = snap.encoded_len();
+        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        let mut header = nic::header_for(self.identity(), fmt);
+        if precopy {
+            header.flags |= HEADER_FLAG_PRECOPY;
+        }
+        let n = snap.encode(&header, fmt, &mut buf).map_err(stream_err)?;
+        if n != len {
+            return Err(EINVAL);
+        }
+        st.mig.stats.bytes_saved = len as u64;
+        st.mig.stats.save_ns = t0.elapsed().as_nanos();
+        st.mig.stats.saves += 1;
+        Ok(buf)
+    }
+
     /// One arc `from -> to`; a new data fd's generation if the arc creates one.
     fn arc(
         &self,
@@ -336,7 +414,7 @@ impl VfDevice {
     ) -> Result<Option<u64>> {
         let fmt = self.provider.format();
         match (from, to) {
-            (State::Running, State::RunningP2p) => {
+            (State::Running, State::RunningP2p) | (State::PreCopy, State::PreCopyP2p) => {
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
                 let mut q = QueueCtl::default();
@@ -345,7 +423,7 @@ impl VfDevice {
                 st.mig.queues = Some(q);
                 res.map(|()| None)
             }
-            (State::RunningP2p, State::Running) => {
+            (State::RunningP2p, State::Running) | (State::PreCopyP2p, State::PreCopy) => {
                 if let Some(q) = st.mig.queues {
                     let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                     let _mem = core.mem_access()?;
@@ -355,43 +433,32 @@ impl VfDevice {
                 Ok(None)
             }
             (State::RunningP2p, State::Stop) | (State::Stop, State::RunningP2p) => Ok(None),
-            (State::Stop, State::StopCopy) => {
-                let t0 = Instant::<Monotonic>::now();
-                let pf = match pf {
-                    Ok(pf) => *pf,
-                    Err(e) => return Err(*e),
-                };
-                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-                let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
-                {
-                    let _mem = core.mem_access()?;
-                    self.provider.snapshot(bar0, &mut st.shadow, &mut snap)?;
-                }
-                // The queues are disabled by vfmig since RUNNING -> RUNNING_P2P: save the
-                // guest's controls, not what the registers read now.
-                if let Some(q) = &st.mig.queues {
-                    let nrx = usize::from(snap.num_rx);
-                    for (r, ctl) in snap.rx.iter_mut().zip(q.rx.iter()).take(nrx) {
-                        r.ctrl = *ctl;
-                    }
-                    let ntx = usize::from(snap.num_tx);
-                    for (r, ctl) in snap.tx.iter_mut().zip(q.tx.iter()).take(ntx) {
-                        r.ctrl = *ctl;
-                    }
-                }
-                snap.pf = Some(pf);
-                let len = snap.encoded_len();
-                let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
-                let header = nic::header_for(self.identity(), fmt);
-                let n = snap.encode(&header, fmt, &mut buf).map_err(stream_err)?;
-                if n != len {
-                    return Err(EINVAL);
-                }
-                st.mig.stats.bytes_saved = len as u64;
-                st.mig.stats.save_ns = t0.elapsed().as_nanos();
-                st.mig.stats.saves += 1;
+            (State::Stop, State::StopCopy)
+            | (State::Running, State::PreCopy)
+            | (State::RunningP2p, State::PreCopyP2p) => {
+                // A new data transfer session: the stream of a snapshot taken now. In PRE_COPY
+                // the VF runs: that stream is the "initial data", superseded by the one
+                // appended on PRE_COPY_P2P -> STOP_COPY (the target applies the last
+                // complete stream it received).
+                let buf = self.encode_state(st, core, pf, to != State::StopCopy)?;
                 st.mig.save = Some(SaveData { buf, pos: 0 });
                 Ok(Some(st.mig.new_gen()))
+            }
+            (State::PreCopyP2p, State::StopCopy) => {
+                // The final stream follows what was not read yet, on the same data fd.
+                let last = self.encode_state(st, core, pf, false)?;
+                let save = st.mig.save.as_mut().ok_or(EINVAL)?;
+                let rest = save.buf.get(save.pos..).unwrap_or(&[]);
+                let mut buf = KVec::with_capacity(rest.len() + last.len(), GFP_KERNEL)?;
+                buf.extend_from_slice(rest, GFP_KERNEL)?;
+                buf.extend_from_slice(&last, GFP_KERNEL)?;
+                *save = SaveData { buf, pos: 0 };
+                Ok(None)
+            }
+            (State::PreCopy, State::Running) | (State::PreCopyP2p, State::RunningP2p) => {
+                // The session ends; the VF goes on.
+                st.mig.drop_data();
+                Ok(None)
             }
             (State::StopCopy, State::Stop) => {
                 st.mig.drop_data();
@@ -401,7 +468,11 @@ impl VfDevice {
                 let expect = nic::expect_for(self.identity(), fmt);
                 let dec = KBox::new(Decoder::new(Some(expect)), GFP_KERNEL)?;
                 let staging = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
-                st.mig.resume = Some(ResumeData { dec, staging });
+                st.mig.resume = Some(ResumeData {
+                    dec,
+                    staging,
+                    last: None,
+                });
                 st.mig.stats.bytes_restored = 0;
                 Ok(Some(st.mig.new_gen()))
             }
@@ -412,16 +483,36 @@ impl VfDevice {
                 let ResumeData {
                     mut dec,
                     mut staging,
+                    last,
                 } = resume;
-                let mut sink = NicSink::new(&mut staging, fmt);
-                if let Err(e) = dec.finish(&mut sink) {
+                // The last complete stream is loaded; a partial one after it, or none at all,
+                // is a truncated transfer.
+                let (staging, precopy) = match last {
+                    Some(l) if dec.position() == 0 => l,
+                    _ => {
+                        let mut sink = NicSink::new(&mut staging, fmt);
+                        match dec.finish(&mut sink) {
+                            Ok(s) => (staging, s.header.flags & HEADER_FLAG_PRECOPY != 0),
+                            Err(e) => {
+                                pr_info!(
+                                    "{}: restore refused: {} (errno {}), device untouched\n",
+                                    self.bdf(),
+                                    e.name(),
+                                    e.errno()
+                                );
+                                return Err(stream_err(e));
+                            }
+                        }
+                    }
+                };
+                if precopy {
                     pr_info!(
-                        "{}: restore refused: {} (errno {}), device untouched\n",
+                        "{}: restore refused: the transfer ended with PRE_COPY initial data, \
+                         not a final state (errno {}), device untouched\n",
                         self.bdf(),
-                        e.name(),
-                        e.errno()
+                        EBADMSG.to_errno()
                     );
-                    return Err(stream_err(e));
+                    return Err(EBADMSG);
                 }
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
@@ -459,6 +550,11 @@ impl VfDevice {
         let mut guard = self.lock();
         let st = &mut *guard;
         if let Some(save) = &st.mig.save {
+            if matches!(st.mig.state, State::PreCopy | State::PreCopyP2p) {
+                // What is left of the initial data, then a final stream as long (the layout
+                // does not depend on register values).
+                return Ok(save.buf.len() - save.pos.min(save.buf.len()) + save.buf.len());
+            }
             return Ok(save.buf.len());
         }
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
@@ -469,6 +565,29 @@ impl VfDevice {
         }
         snap.pf = Some(PfVfConfig::default());
         Ok(snap.encoded_len())
+    }
+
+    /// `VFIO_MIG_GET_PRECOPY_INFO` on the data fd of generation `gen`: `(initial_bytes,
+    /// dirty_bytes)`. The initial data is the stream of the snapshot taken on entering
+    /// PRE_COPY, counted down as it is read; then `dirty_bytes` is the length of the final
+    /// stream STOP_COPY will add (the whole state: any change of a running VF changes it).
+    /// `EINVAL` outside the PRE_COPY states, `ENODEV` for a stale fd.
+    pub(crate) fn mig_precopy_info(&self, gen: u64) -> Result<(u64, u64)> {
+        let st = self.lock();
+        if !matches!(st.mig.state, State::PreCopy | State::PreCopyP2p) {
+            return Err(EINVAL);
+        }
+        if gen == 0 || st.mig.live_gen() != gen {
+            return Err(ENODEV);
+        }
+        let save = st.mig.save.as_ref().ok_or(EINVAL)?;
+        let initial = (save.buf.len() - save.pos.min(save.buf.len())) as u64;
+        let dirty = if initial == 0 {
+            save.buf.len() as u64
+        } else {
+            0
+        };
+        Ok((initial, dirty))
     }
 
     /// `read()` of the data fd of generation `gen`: the saved stream, 0 at its end.
@@ -483,10 +602,15 @@ impl VfDevice {
                 if gen == 0 || st.mig.live_gen() != gen {
                     return Err(ENODEV);
                 }
+                let precopy = matches!(st.mig.state, State::PreCopy | State::PreCopyP2p);
                 let save = st.mig.save.as_mut().ok_or(ENODEV)?;
                 let rest = save.buf.get(save.pos..).unwrap_or(&[]);
                 let n = rest.len().min(CHUNK).min(len - done);
                 if n == 0 {
+                    // PRE_COPY: no more data for now (the final stream comes in STOP_COPY).
+                    if precopy && done == 0 {
+                        return Err(ENOMSG);
+                    }
                     break;
                 }
                 bounce.extend_from_slice(&rest[..n], GFP_KERNEL)?;
@@ -523,9 +647,22 @@ impl VfDevice {
             if gen == 0 || st.mig.live_gen() != gen {
                 return Err(ENODEV);
             }
-            let ResumeData { dec, staging } = st.mig.resume.as_mut().ok_or(ENODEV)?;
-            let mut sink = NicSink::new(staging, self.provider.format());
-            dec.write(chunk, &mut sink).map_err(stream_err)?;
+            let fmt = self.provider.format();
+            let rd = st.mig.resume.as_mut().ok_or(ENODEV)?;
+            // Streams follow each other: feed each one no byte past its declared end.
+            let mut rest: &[u8] = chunk;
+            while !rest.is_empty() {
+                if rd.dec.is_complete() {
+                    rd.rotate(fmt)?;
+                }
+                let pos = rd.dec.position() as usize;
+                let end = rd.dec.total_len().map_or(HEADER_LEN, |t| t as usize);
+                let k = rest.len().min(end.saturating_sub(pos)).max(1);
+                let (now, later) = rest.split_at(k.min(rest.len()));
+                let mut sink = NicSink::new(&mut rd.staging, fmt);
+                rd.dec.write(now, &mut sink).map_err(stream_err)?;
+                rest = later;
+            }
             st.mig.stats.bytes_restored += n as u64;
             done += n;
         }

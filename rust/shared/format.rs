@@ -52,6 +52,10 @@ pub const SECTION_FLAGS_KNOWN: u16 = SECTION_FLAG_OPTIONAL;
 
 /// Header flag bits 0..15 are must-understand: an unknown one is rejected.
 pub const HEADER_FLAGS_MANDATORY_MASK: u32 = 0x0000_FFFF;
+/// Informational header flag: the stream is the initial data of a PRE_COPY
+/// transfer. A later stream of the same transfer supersedes it; a destination
+/// never loads such a stream as the final state.
+pub const HEADER_FLAG_PRECOPY: u32 = 1 << 16;
 /// Must-understand header flags defined by this minor (none yet).
 pub const HEADER_FLAGS_KNOWN: u32 = 0;
 

@@ -263,13 +263,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
                 .map_err(|e| CtlError::os(&format!("rename to {}", output.display()), &e))?;
             let data = read_file(output)?;
             let r = stream::decode(&data, None);
-            let total = rep.precopy_bytes + rep.stopcopy_bytes;
             write_out(
                 out,
                 &format!(
-                    "saved {total} bytes ({} pre-copy, {} stop-copy) from {bdf} to {}; device left in {}\n",
-                    rep.precopy_bytes,
+                    "saved {} bytes (stop-copy; {} bytes of pre-copy initial data read and superseded) from {bdf} to {}; device left in {}\n",
                     rep.stopcopy_bytes,
+                    rep.precopy_bytes,
                     output.display(),
                     rep.final_state.map(|s| s.name()).unwrap_or("?")
                 ),

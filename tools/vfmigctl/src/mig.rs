@@ -260,7 +260,17 @@ pub fn save(
                 "pre-copy: initial {init} bytes, dirty {dirty} bytes"
             ));
         }
-        rep.precopy_bytes = read_until(w.data_file()?, out, true, "pre-copy", None, prog)?;
+        // The initial data is a complete earlier snapshot (flagged PRECOPY) that the
+        // stop-copy stream supersedes: a VMM forwards it to warm up the target, the file
+        // keeps only the final state.
+        rep.precopy_bytes = read_until(
+            w.data_file()?,
+            &mut io::sink(),
+            true,
+            "pre-copy",
+            None,
+            prog,
+        )?;
     }
     w.goto(State::StopCopy, prog)?;
     rep.stopcopy_bytes = read_until(w.data_file()?, out, false, "stop-copy", total, prog)?;
