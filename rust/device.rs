@@ -41,6 +41,8 @@ pub(crate) use dirty::{
 };
 
 pub(crate) use migration::migration_features;
+#[cfg(CONFIG_KUNIT)]
+pub(crate) use migration::ResumeData;
 
 /// A PCI location, printed as `DDDD:BB:DD.F`.
 struct Bdf {

@@ -398,3 +398,145 @@ mod dirty_tests {
         Ok(())
     }
 }
+
+#[kunit_tests(vfmig_resume)]
+mod resume_tests {
+    //! A resume transfer is one or more complete streams back to back (PRE_COPY's initial data,
+    //! then the final state): the driver loads the last complete one.
+    use kernel::prelude::*;
+
+    use crate::{
+        device::ResumeData,
+        shared::{
+            format::{
+                Decoder,
+                Expect,
+                Identity,
+                HEADER_FLAG_PRECOPY, //
+            },
+            igb,
+            nic::{
+                header_for,
+                NicSink,
+                NicVfState,
+                Provider, //
+            },
+        },
+    };
+
+    static GOLDEN_FULL: &[u8] =
+        include_bytes!("../tools/vfmig-state/tests/golden/igb-v1.0-full.bin");
+
+    const EBADMSG: i32 = 74;
+    const ENODEV: i32 = 19;
+
+    fn identity() -> Identity {
+        Identity {
+            vendor: igb::VENDOR_INTEL,
+            device: igb::DEVICE_82576_VF,
+            subsys_vendor: 0x8086,
+            subsys_device: 0,
+            revision: 1,
+        }
+    }
+
+    fn expect() -> Expect {
+        Expect {
+            identity: identity(),
+            provider_id: igb::PROVIDER.id(),
+            provider_compat_supported: igb::PROVIDER.compat_supported(),
+        }
+    }
+
+    /// The golden state with Rx queue 0's tail set to `tail`, encoded for `id`, flagged as
+    /// pre-copy data if `precopy`.
+    fn stream(tail: u32, precopy: bool, id: Identity) -> Result<KVec<u8>> {
+        let mut st = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
+        let mut dec = KBox::new(Decoder::new(None), GFP_KERNEL)?;
+        dec.write(GOLDEN_FULL, &mut NicSink::new(&mut st, &igb::PROVIDER))
+            .map_err(|_| EINVAL)?;
+        dec.finish(&mut NicSink::new(&mut st, &igb::PROVIDER))
+            .map_err(|_| EINVAL)?;
+        st.rx[0].tail = tail;
+        let mut h = header_for(id, &igb::PROVIDER);
+        if precopy {
+            h.flags |= HEADER_FLAG_PRECOPY;
+        }
+        let mut out = KVec::from_elem(0u8, st.encoded_len(), GFP_KERNEL)?;
+        st.encode(&h, &igb::PROVIDER, &mut out)
+            .map_err(|_| EINVAL)?;
+        Ok(out)
+    }
+
+    /// Feeds the concatenation of `parts` in `chunk`-byte writes and finishes: the loaded Rx
+    /// queue 0 tail, or the errno.
+    fn transfer(parts: &[&[u8]], chunk: usize) -> Result<core::result::Result<u32, i32>> {
+        let mut all = KVec::new();
+        for p in parts {
+            all.extend_from_slice(p, GFP_KERNEL)?;
+        }
+        let mut rd = ResumeData::new(expect())?;
+        for c in all.chunks(chunk) {
+            if let Err(e) = rd.feed(c, &igb::PROVIDER) {
+                return Ok(Err(e.to_errno()));
+            }
+        }
+        Ok(match rd.finish(&igb::PROVIDER) {
+            Ok(st) => Ok(st.rx[0].tail),
+            Err(e) => Err(e.to_errno()),
+        })
+    }
+
+    #[test]
+    fn last_complete_stream_is_loaded() -> Result {
+        let pre = stream(5, true, identity())?;
+        let fin = stream(9, false, identity())?;
+        for chunk in [1, 7, 40, 64, 4096] {
+            assert_eq!(transfer(&[&pre, &fin], chunk)?, Ok(9));
+            // Several pre-copy streams before the final one; a final one alone.
+            assert_eq!(transfer(&[&pre, &pre, &fin], chunk)?, Ok(9));
+            assert_eq!(transfer(&[&fin], chunk)?, Ok(9));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn truncated_transfers_are_refused() -> Result {
+        let pre = stream(5, true, identity())?;
+        let fin = stream(9, false, identity())?;
+        for chunk in [1, 64, 4096] {
+            // Pre-copy data only: no final state.
+            assert_eq!(transfer(&[&pre], chunk)?, Err(-EBADMSG));
+            // A final stream cut short after complete ones: not the older state.
+            assert_eq!(
+                transfer(&[&pre, &fin[..fin.len() - 1]], chunk)?,
+                Err(-EBADMSG)
+            );
+            assert_eq!(transfer(&[&fin, &fin[..40]], chunk)?, Err(-EBADMSG));
+            // Nothing at all.
+            assert_eq!(transfer(&[], chunk)?, Err(-EBADMSG));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_device_is_refused_during_precopy() -> Result {
+        let other = Identity {
+            device: 0x10cb,
+            ..identity()
+        };
+        let pre = stream(5, true, other)?;
+        // Refused by the write that completes the header, long before STOP_COPY.
+        let mut rd = ResumeData::new(expect())?;
+        let e = rd
+            .feed(&pre[..40], &igb::PROVIDER)
+            .err()
+            .map(|e| e.to_errno());
+        assert_eq!(e, Some(-ENODEV));
+        // A corrupt pre-copy stream is refused when it completes.
+        let mut bad = stream(5, true, identity())?;
+        bad[60] ^= 1;
+        assert_eq!(transfer(&[&bad], 4096)?, Err(-EBADMSG));
+        Ok(())
+    }
+}

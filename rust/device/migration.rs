@@ -61,6 +61,7 @@ use crate::{
     shared::{
         format::{
             Decoder,
+            Expect,
             Identity,
             HEADER_FLAG_PRECOPY,
             HEADER_LEN, //
@@ -101,7 +102,7 @@ struct SaveData {
 }
 
 /// The restore in progress of a device in RESUMING.
-struct ResumeData {
+pub(crate) struct ResumeData {
     dec: KBox<Decoder>,
     staging: KBox<NicVfState>,
     /// The last complete stream received before the one in `dec` (a resume transfer is one or
@@ -111,6 +112,58 @@ struct ResumeData {
 }
 
 impl ResumeData {
+    /// A resume transfer into a device expecting `expect`.
+    pub(crate) fn new(expect: Expect) -> Result<Self> {
+        Ok(Self {
+            dec: KBox::new(Decoder::new(Some(expect)), GFP_KERNEL)?,
+            staging: KBox::new(NicVfState::EMPTY, GFP_KERNEL)?,
+            last: None,
+        })
+    }
+
+    /// Feeds `data`, which may end or start streams anywhere: each stream gets no byte past its
+    /// declared end, and is validated as soon as it is complete. A stream error is returned at
+    /// once (and again by every later call).
+    pub(crate) fn feed(&mut self, mut data: &[u8], fmt: &'static dyn nic::Provider) -> Result {
+        while !data.is_empty() {
+            if self.dec.is_complete() {
+                self.rotate(fmt)?;
+            }
+            let pos = self.dec.position() as usize;
+            let end = self.dec.total_len().map_or(HEADER_LEN, |t| t as usize);
+            let k = data.len().min(end.saturating_sub(pos).max(1));
+            let (now, later) = data.split_at(k);
+            let mut sink = NicSink::new(&mut self.staging, fmt);
+            self.dec.write(now, &mut sink).map_err(stream_err)?;
+            data = later;
+        }
+        Ok(())
+    }
+
+    /// The end of the transfer (RESUMING -> STOP): the state to load, the last complete
+    /// stream. A partial stream after it, no stream at all, or a last stream flagged as
+    /// pre-copy initial data is a truncated transfer (`EBADMSG`); other stream errors give
+    /// their errno.
+    pub(crate) fn finish(self, fmt: &'static dyn nic::Provider) -> Result<KBox<NicVfState>> {
+        let Self {
+            mut dec,
+            mut staging,
+            last,
+        } = self;
+        let (state, precopy) = match last {
+            Some(l) if dec.position() == 0 => l,
+            _ => {
+                let mut sink = NicSink::new(&mut staging, fmt);
+                let s = dec.finish(&mut sink).map_err(stream_err)?;
+                (staging, s.header.flags & HEADER_FLAG_PRECOPY != 0)
+            }
+        };
+        if precopy {
+            return Err(EBADMSG);
+        }
+        Ok(state)
+    }
+
     /// The stream in `dec` is complete: validates it across sections, keeps it as the last
     /// one and starts the next.
     fn rotate(&mut self, fmt: &'static dyn nic::Provider) -> Result {
@@ -466,13 +519,7 @@ impl VfDevice {
             }
             (State::Stop, State::Resuming) => {
                 let expect = nic::expect_for(self.identity(), fmt);
-                let dec = KBox::new(Decoder::new(Some(expect)), GFP_KERNEL)?;
-                let staging = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
-                st.mig.resume = Some(ResumeData {
-                    dec,
-                    staging,
-                    last: None,
-                });
+                st.mig.resume = Some(ResumeData::new(expect)?);
                 st.mig.stats.bytes_restored = 0;
                 Ok(Some(st.mig.new_gen()))
             }
@@ -480,40 +527,15 @@ impl VfDevice {
                 let t0 = Instant::<Monotonic>::now();
                 let resume = st.mig.resume.take().ok_or(EINVAL)?;
                 st.mig.drop_data();
-                let ResumeData {
-                    mut dec,
-                    mut staging,
-                    last,
-                } = resume;
-                // The last complete stream is loaded; a partial one after it, or none at all,
-                // is a truncated transfer.
-                let (staging, precopy) = match last {
-                    Some(l) if dec.position() == 0 => l,
-                    _ => {
-                        let mut sink = NicSink::new(&mut staging, fmt);
-                        match dec.finish(&mut sink) {
-                            Ok(s) => (staging, s.header.flags & HEADER_FLAG_PRECOPY != 0),
-                            Err(e) => {
-                                pr_info!(
-                                    "{}: restore refused: {} (errno {}), device untouched\n",
-                                    self.bdf(),
-                                    e.name(),
-                                    e.errno()
-                                );
-                                return Err(stream_err(e));
-                            }
-                        }
-                    }
-                };
-                if precopy {
+                // The last complete stream is loaded; a partial one after it, none at all, or
+                // pre-copy data only is a truncated transfer.
+                let staging = resume.finish(fmt).inspect_err(|e| {
                     pr_info!(
-                        "{}: restore refused: the transfer ended with PRE_COPY initial data, \
-                         not a final state (errno {}), device untouched\n",
+                        "{}: restore refused (errno {}), device untouched\n",
                         self.bdf(),
-                        EBADMSG.to_errno()
+                        e.to_errno()
                     );
-                    return Err(EBADMSG);
-                }
+                })?;
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
                 let mut q = QueueCtl::default();
@@ -648,21 +670,7 @@ impl VfDevice {
                 return Err(ENODEV);
             }
             let fmt = self.provider.format();
-            let rd = st.mig.resume.as_mut().ok_or(ENODEV)?;
-            // Streams follow each other: feed each one no byte past its declared end.
-            let mut rest: &[u8] = chunk;
-            while !rest.is_empty() {
-                if rd.dec.is_complete() {
-                    rd.rotate(fmt)?;
-                }
-                let pos = rd.dec.position() as usize;
-                let end = rd.dec.total_len().map_or(HEADER_LEN, |t| t as usize);
-                let k = rest.len().min(end.saturating_sub(pos)).max(1);
-                let (now, later) = rest.split_at(k.min(rest.len()));
-                let mut sink = NicSink::new(&mut rd.staging, fmt);
-                rd.dec.write(now, &mut sink).map_err(stream_err)?;
-                rest = later;
-            }
+            st.mig.resume.as_mut().ok_or(ENODEV)?.feed(chunk, fmt)?;
             st.mig.stats.bytes_restored += n as u64;
             done += n;
         }

@@ -896,3 +896,144 @@ fn stats(io: Bar0<'_>, sh: &Shadow) -> Stats {
 // The register map and the shared format agree on the VF's shape.
 const _: () = assert!(regs::NUM_VECTORS == igb::NUM_VECTORS as usize);
 const _: () = assert!(regs::MAILBOX_DWORDS == igb::MAILBOX_DWORDS as usize);
+
+#[kunit_tests(vfmig_igb)]
+mod tests {
+    //! The 82576 VF provider's register logic that needs no device: the shadows fed by
+    //! trapped writes and what a trapped write hands to the device (the dirty tracker's view).
+    use kernel::prelude::*;
+
+    use super::{
+        regs,
+        sh_idx,
+        Igb82576Vf, //
+    };
+    use crate::{
+        provider::{
+            BufRing,
+            DmaView,
+            Posted,
+            Provider,
+            Shadow, //
+        },
+        shared::igb::regs as r,
+    };
+
+    #[test]
+    fn eims_shadow_is_the_effective_mask() -> Result {
+        let p = Igb82576Vf;
+        let mut sh = Shadow::default();
+        p.shadow_write(&mut sh, r::EIMS, u32::MAX, 0x7);
+        p.shadow_write(&mut sh, r::EIMC, u32::MAX, 0x4);
+        assert_eq!(sh.words[sh_idx::EIMS], 0x3);
+        // A byte write sets only the bits of its byte.
+        p.shadow_write(&mut sh, r::EIMS, 0xff00, 0x0400);
+        assert_eq!(sh.words[sh_idx::EIMS], 0x403);
+        // A VF software reset masks everything; other CTRL writes do not.
+        p.shadow_write(&mut sh, r::CTRL, u32::MAX, 0);
+        assert_eq!(sh.words[sh_idx::EIMS], 0x403);
+        p.shadow_write(&mut sh, r::CTRL, u32::MAX, regs::CTRL::RST_MASK);
+        assert_eq!(sh.words[sh_idx::EIMS], 0);
+        Ok(())
+    }
+
+    #[test]
+    fn ivar_shadow_keeps_partial_writes() -> Result {
+        let p = Igb82576Vf;
+        let mut sh = Shadow::default();
+        p.shadow_write(&mut sh, r::IVAR0, u32::MAX, 0x0000_8180);
+        p.shadow_write(&mut sh, r::IVAR0, 0x00ff_0000, 0x0082_0000);
+        assert_eq!(sh.words[sh_idx::IVAR0], 0x0082_8180);
+        p.shadow_write(&mut sh, r::IVAR_MISC, u32::MAX, 0x82);
+        assert_eq!(sh.words[sh_idx::IVAR_MISC], 0x82);
+        // A function reset clears the allocation and the mask, keeps counters and mailbox bits.
+        sh.words[sh_idx::MBX_R2C] = 0x10;
+        sh.words[sh_idx::STATS] = 1234;
+        p.shadow_reset(&mut sh);
+        assert_eq!(sh.words[sh_idx::IVAR0], 0);
+        assert_eq!(sh.words[sh_idx::IVAR_MISC], 0);
+        assert_eq!(sh.words[sh_idx::MBX_R2C], 0x10);
+        assert_eq!(sh.words[sh_idx::STATS], 1234);
+        Ok(())
+    }
+
+    /// Rx queue 0 enabled, 64 descriptors at 0x10000, head 3, tail 10, 2 KiB buffers.
+    fn view() -> DmaView {
+        let mut v = DmaView::default();
+        v.rings[0] = BufRing {
+            base: 0x10000,
+            count: 64,
+            desc_size: 16,
+            head: 3,
+            tail: 10,
+            bufs: super::rx_bufs(regs::SRRCTL::from(0x0200_0002)),
+            enabled: true,
+        };
+        v
+    }
+
+    #[test]
+    fn doorbell_hands_over_the_new_descriptors() -> Result {
+        let p = Igb82576Vf;
+        let mut v = view();
+        // RDT of queue 0: 10 -> 20 (wrapping values are masked to 16 bits).
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + regs::RX_RDT, 10, 0x1_0014);
+        assert_eq!(
+            posted,
+            Posted::Slots {
+                ring: 0,
+                from: 10,
+                to: 20
+            }
+        );
+        assert_eq!(v.rings[0].tail, 20);
+        // Queue 1's doorbell names ring 1.
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + 0x100 + regs::RX_RDT, 0, 4);
+        assert_eq!(
+            posted,
+            Posted::Slots {
+                ring: 1,
+                from: 0,
+                to: 4
+            }
+        );
+        // A Tx doorbell hands over buffers the device only reads.
+        let posted = p.trapped_write(&mut v, regs::TX_BASE + 0x18, 0, 4);
+        assert_eq!(posted, Posted::Nothing);
+        Ok(())
+    }
+
+    #[test]
+    fn ring_changes_rescan_with_the_new_shape() -> Result {
+        let p = Igb82576Vf;
+        let mut v = view();
+        // A new length: count follows the datasheet/QEMU mask, the ring area follows.
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + regs::RX_RDLEN, 1024, 2048 + 5);
+        assert_eq!(posted, Posted::Rescan);
+        assert_eq!(v.rings[0].count, 128);
+        assert_eq!(v.areas[0], (0x10000, 2048));
+        // The same value again changes nothing.
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + regs::RX_RDLEN, 2048, 2048);
+        assert_eq!(posted, Posted::Nothing);
+        // Disabling the queue: no ring area; enabling it again: rescan.
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + regs::RX_RXDCTL, 0x0200_0000, 0);
+        assert_eq!(posted, Posted::Rescan);
+        assert!(!v.rings[0].enabled);
+        assert_eq!(v.areas[0], (0, 0));
+        // Header split: the header buffer at descriptor offset 8 counts too.
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + regs::RX_SRRCTL, 2, 0x0A00_0402);
+        assert_eq!(posted, Posted::Rescan);
+        assert_eq!(v.rings[0].bufs[0].len, 2048);
+        assert_eq!(v.rings[0].bufs[1].offset, 8);
+        assert_eq!(v.rings[0].bufs[1].len, 256);
+        // A packet buffer size of 0 is the PF's choice: assume the largest.
+        let posted = p.trapped_write(&mut v, regs::RX_BASE + regs::RX_SRRCTL, 2, 0x0200_0000);
+        assert_eq!(posted, Posted::Rescan);
+        assert_eq!(v.rings[0].bufs[0].len, 16 * 1024);
+        assert_eq!(v.rings[0].bufs[1].len, 0);
+        // Registers outside the queue blocks are not the tracker's.
+        assert!(!p.dma_register(r::EIMS));
+        assert!(p.dma_register(regs::TX_BASE + 0x100 + regs::TX_TDWBAL));
+        Ok(())
+    }
+}

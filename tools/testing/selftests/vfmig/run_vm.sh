@@ -40,6 +40,11 @@ tap_check kunit.vfmig_shared_passed test $? -eq 0
 # The dirty log's bookkeeping (ranges, take/peek, overflow fallback), in-kernel.
 record_kunit kunit vfmig_dirty
 tap_check kunit.vfmig_dirty_passed test $? -eq 0
+# Resume transfers of several streams (PRE_COPY), the 82576 VF's shadows and DMA view.
+record_kunit kunit vfmig_resume
+tap_check kunit.vfmig_resume_passed test $? -eq 0
+record_kunit kunit vfmig_igb
+tap_check kunit.vfmig_igb_passed test $? -eq 0
 tap_check bind.vf0_to_vfmig pci_bind "$vf0" vfmig
 tap_check bind.vfio_nodes sh -c "ls /dev/vfio/\$(basename \$(readlink /sys/bus/pci/devices/$vf0/iommu_group)) /sys/bus/pci/devices/$vf0/vfio-dev/vfio* >/dev/null"
 
