@@ -177,7 +177,10 @@ impl VfDevice {
                 state <- new_mutex!(
                     DevState {
                         bar0: None,
-                        shadow: Shadow::default(),
+                        shadow: Shadow {
+                            live: migration_features() != 0 && provider.trap().is_some(),
+                            ..Shadow::default()
+                        },
                         mig: migration::Migration::new(),
                     },
                     "VfDevice::state"

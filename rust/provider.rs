@@ -196,6 +196,9 @@ pub(crate) const SHADOW_WORDS: usize = 16;
 pub(crate) struct Shadow {
     /// The provider's words.
     pub(crate) words: [u32; SHADOW_WORDS],
+    /// Whether the guest's BAR accesses go through the shadows (the BAR is trapped). If not, a
+    /// provider must not consume what the guest would read (read-to-clear bits).
+    pub(crate) live: bool,
 }
 
 /// All providers, tried in order.

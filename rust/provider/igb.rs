@@ -859,7 +859,12 @@ fn interrupts(io: Bar0<'_>, sh: &Shadow) -> Result<Interrupts> {
 /// bits read are kept in the shadow for the guest's next read (as igbvf keeps them in
 /// `v2p_mailbox`).
 fn mailbox(io: Bar0<'_>, sh: &mut Shadow) -> Result<Mailbox> {
-    let status = io.read(regs::V2PMAILBOX).into_raw() | sh.words[sh_idx::MBX_R2C];
+    // Without the trap the guest reads V2PMAILBOX itself: leave its bits alone (status 0).
+    let status = if sh.live {
+        io.read(regs::V2PMAILBOX).into_raw() | sh.words[sh_idx::MBX_R2C]
+    } else {
+        0
+    };
     sh.words[sh_idx::MBX_R2C] = status & regs::MBX_R2C_MASK;
     let mut mbx = Mailbox {
         num_dwords: igb::MAILBOX_DWORDS,

@@ -5,7 +5,8 @@
  *     vfio-pci-core performs on open and close;
  *   - a register snapshot of the open device, as the migration save path takes it (through
  *     /sys/kernel/debug/vfmig/<BDF>/regs: snapshot + formatting + one read);
- *   - a 32-bit BAR0 register read through the userspace mmap, for scale;
+ *   - a 32-bit BAR0 register read through the userspace mmap, for scale (through pread when
+ *     the driver traps BAR0, as with experimental_migration=1);
  *   with BDF2 and PF_IF (vfmig loaded with experimental_migration=1, both VFs bound to it), the
  *   migration uAPI v2 over MIG_CYCLES cycles, VF0 -> VF1 in one type1 container as
  *   vfmig_migration_test does it (VF0's rings programmed, both VFs brought up by their
@@ -210,7 +211,8 @@ int main(int argc, char **argv)
 		(void)v;
 		t[i] = vfmig_now_us() - t0;
 	}
-	report("BAR0 STATUS read (userspace mmap)", t, n);
+	report(vf_bar0_mmapped(&vf, 0x0008) ? "BAR0 STATUS read (userspace mmap)"
+					    : "BAR0 STATUS read (pread: BAR0 trapped)", t, n);
 	vf_close(&vf);
 	vf_container_close(&c);
 	if (argc == 4)

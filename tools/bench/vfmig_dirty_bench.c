@@ -7,9 +7,10 @@
  *     switch loops them to the VF) in bursts of BURST; the VF driver takes them off its ring and
  *     hands buffers back 16 at a time (as igbvf does), one RDT write per batch. Measured with
  *     logging off and on (START over [0, 1 GiB), a REPORT of the whole GiB every REPORT_EVERY
- *     frames), alternating, ROUNDS times each; the median rate of each is printed. Whether the
- *     queue registers are trapped depends on how vfmig was loaded (experimental_migration=1:
- *     trapped; without it, logging is not offered and only the "off" rate is measured);
+ *     frames), alternating, ROUNDS times each; the median rate of each is printed. Whether
+ *     BAR0 is trapped depends on how vfmig was loaded (experimental_migration=1: all of it,
+ *     every register access a pread/pwrite; without it, BAR0 is mapped, logging is not offered
+ *     and only the "off" rate is measured);
  *   - REPORT latency over a 1 GiB range at 4 KiB pages (a 32 KiB bitmap), with the Rx ring
  *     full of device-owned buffers, LAT_REPORTS times: median and p99;
  *   - the tracker's memory, from debugfs (dirty_memory_bytes).
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
 				NULL, 0) == 0;
 	printf("  BAR0 of %s: %s\n", argv[1],
 	       vf.bar0_full ? "mapped whole (no trap)" :
-	       vf.bar0 ? "sparse: queue registers trapped" : "not mapped");
+	       vf.bar0 ? "sparse: partly trapped" : "not mapped: all of it trapped (pread/pwrite)");
 
 	for (int r = 0; r < ROUNDS; r++) {
 		off[r] = rx_rate(&vf, &rx, sock, ifindex, pf_mac, false, &seq);

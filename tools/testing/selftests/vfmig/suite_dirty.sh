@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # DMA dirty-page logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_*): reloads vfmig with
-# experimental_migration=1 (which also traps BAR0's queue register pages: sparse mmap), binds VF0,
-# assigns it an administrative MAC and runs vfmig_dirty_test: randomized rounds of Rx traffic into
-# buffers all over a 64 MiB area checked against the REPORTs (no false negatives; false
-# positives counted), range and page-size checks, PROBE, BAR0's sparse mmap capability, and
-# START refused through iommufd. VFMIG_SEED / VFMIG_DIRTY_ROUNDS pass through from the
+# experimental_migration=1 (which also traps all of BAR0: no mmap, every access through
+# pread/pwrite), binds VF0, assigns it an administrative MAC and runs vfmig_dirty_test: randomized
+# rounds of Rx traffic into buffers all over a 64 MiB area checked against the REPORTs (no false
+# negatives; false positives counted), range and page-size checks, PROBE, BAR0 fully trapped
+# (VFMIG_EXPECT_TRAP=1: no mmap flag, no sparse mmap capability, mmap EINVAL), and START
+# refused through iommufd. VFMIG_SEED / VFMIG_DIRTY_ROUNDS pass through from the
 # environment. Reloads vfmig without the parameter; leaves the VFs unbound and their MACs
 # unassigned.
 

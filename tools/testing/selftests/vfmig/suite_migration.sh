@@ -2,7 +2,9 @@
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # Migration (uAPI v2), first cut: reloads vfmig with experimental_migration=1, checks what it
 # offers (debugfs, MIGRATION feature), runs vfmig_migration_test (arcs, VF0 -> VF1 save/restore
-# with traffic, bad streams), and reloads vfmig without the parameter. Leaves the VFs unbound,
+# with traffic, bad streams, the guest's view of the shadowed registers and counters across a
+# save on the resumed source and the target, the target's interrupt kick), and reloads vfmig
+# without the parameter. Leaves the VFs unbound,
 # their MACs unassigned and vfmig loaded without the parameter.
 
 mig_bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}

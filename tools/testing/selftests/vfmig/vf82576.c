@@ -37,20 +37,24 @@
  * - vfio-pci (and vfmig) reset the VF (FLR) when the device is opened and closed: the PF sees
  *   VFLRE each time, so every open must be followed by the reset handshake before traffic.
  * - All BAR0 accesses must be 32-bit; unknown offsets read 0 and writes are dropped.
- * - vfmig loaded with experimental_migration=1 traps the Rx/Tx queue register pages (0x2000 -
- *   0x3fff: RDT/TDT doorbells among them): BAR0 then carries a sparse mmap capability with only
- *   [0, 0x2000) mmappable, an mmap over a trapped page fails with EINVAL, and those registers
- *   are reached through pread/pwrite on the region. vf_open maps what the capability allows and
- *   vf_rd32/vf_wr32 pick the path per 4 KiB page.
+ * - vfmig loaded with experimental_migration=1 traps all of BAR0 (it keeps shadows of EIMS, IVAR,
+ *   the statistics and the mailbox status, and logs the buffers the doorbells hand over): the
+ *   region has no VFIO_REGION_INFO_FLAG_MMAP and no sparse mmap capability, every mmap of it
+ *   fails with EINVAL, and vf_open maps nothing: every register goes through pread/pwrite on the
+ *   region. A variant driver that traps only part of the BAR reports a sparse mmap capability;
+ *   vf_open then maps what the capability allows and vf_rd32/vf_wr32 pick the path per 4 KiB
+ *   page.
  * - Per-VF counters (0xF10..) are read-only and count only in VMDq mode.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -458,6 +462,91 @@ void vf_wr32(struct vf_dev *vf, uint32_t off, uint32_t val)
 	}
 	if (pwrite(vf->device_fd, &val, 4, vf->bar0_offset + off) != 4)
 		pr_err("%s: BAR0 write 0x%x failed", vf->bdf, off);
+}
+
+/* --- interrupts ------------------------------------------------------------------------- */
+
+int vf_msix_enable(struct vf_dev *vf, int *efd, uint32_t nvec)
+{
+	struct vfio_irq_info info = { .argsz = sizeof(info), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+	struct vfio_irq_set *set;
+	size_t sz = sizeof(*set) + nvec * sizeof(int32_t);
+	int ret = 0;
+
+	for (uint32_t i = 0; i < nvec; i++)
+		efd[i] = -1;
+	if (!nvec)
+		return -EINVAL;
+	if (ioctl(vf->device_fd, VFIO_DEVICE_GET_IRQ_INFO, &info)) {
+		ret = -errno;
+		pr_err("%s: VFIO_DEVICE_GET_IRQ_INFO (MSI-X): %s", vf->bdf, strerror(errno));
+		return ret;
+	}
+	if (!(info.flags & VFIO_IRQ_INFO_EVENTFD) || info.count < nvec) {
+		pr_err("%s: MSI-X: %u vectors, flags 0x%x; %u eventfd vectors wanted", vf->bdf,
+		       info.count, info.flags, nvec);
+		return -ENODEV;
+	}
+	set = calloc(1, sz);
+	if (!set)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < nvec; i++) {
+		efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (efd[i] < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	set->argsz = sz;
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	set->start = 0;
+	set->count = nvec;
+	memcpy(set->data, efd, nvec * sizeof(int32_t));
+	if (ioctl(vf->device_fd, VFIO_DEVICE_SET_IRQS, set)) {
+		ret = -errno;
+		pr_err("%s: VFIO_DEVICE_SET_IRQS (MSI-X, %u eventfds): %s", vf->bdf, nvec,
+		       strerror(errno));
+	}
+out:
+	free(set);
+	if (ret) {
+		for (uint32_t i = 0; i < nvec; i++) {
+			if (efd[i] >= 0)
+				close(efd[i]);
+			efd[i] = -1;
+		}
+	}
+	return ret;
+}
+
+void vf_msix_disable(struct vf_dev *vf, int *efd, uint32_t nvec)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX,
+	};
+
+	if (vf->device_fd >= 0)
+		ioctl(vf->device_fd, VFIO_DEVICE_SET_IRQS, &set);
+	for (uint32_t i = 0; i < nvec; i++) {
+		if (efd[i] >= 0)
+			close(efd[i]);
+		efd[i] = -1;
+	}
+}
+
+int64_t vf_irq_wait(int efd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t n = 0;
+
+	if (poll(&pfd, 1, timeout_ms) < 0)
+		return -errno;
+	if (read(efd, &n, sizeof(n)) != sizeof(n))
+		return errno == EAGAIN ? 0 : -errno;
+	return (int64_t)n;
 }
 
 /* --- mailbox (igbvf/mbx.c) ---------------------------------------------------------------- */

@@ -3,7 +3,8 @@
  * vf82576: a minimal userspace driver for an Intel 82576 VF (8086:10ca) owned through VFIO
  * (type1 container), as a VMM's guest driver would own it: reset + PF mailbox handshake, one Rx
  * and one Tx queue (queue 0) with advanced descriptors in caller-provided DMA memory, polling
- * only (no interrupts). See vf82576.c for what QEMU's igb model requires.
+ * (MSI-X vectors can be wired to eventfds to check that interrupts arrive, but the driver never
+ * waits for one). See vf82576.c for what QEMU's igb model requires.
  *
  * Ring state is explicit (struct vf_ring): descriptor memory, per-entry buffers and the software
  * head/tail live in the caller's DMA arena, not in the device handle, so a ring can be compared
@@ -240,7 +241,8 @@ void vf_container_close(struct vf_container *c);
  * gets the device fd, maps BAR0 and enables memory decoding and bus mastering. The group
  * must be viable (every device in it bound to vfio-pci or a VFIO variant driver). BAR0 is
  * mmapped whole when the region allows mmap; with a VFIO_REGION_INFO_CAP_SPARSE_MMAP
- * capability only its areas are (see struct vf_dev). */
+ * capability only its areas are (see struct vf_dev); without VFIO_REGION_INFO_FLAG_MMAP (all of
+ * BAR0 trapped) nothing is, and every access goes through pread/pwrite. */
 int vf_open(struct vf_container *c, const char *bdf, struct vf_dev *vf);
 void vf_close(struct vf_dev *vf);
 
@@ -278,6 +280,17 @@ uint32_t vf_rd32(struct vf_dev *vf, uint32_t off);
 void vf_wr32(struct vf_dev *vf, uint32_t off, uint32_t val);
 int vf_cfg_read(struct vf_dev *vf, uint32_t off, void *buf, size_t len);
 int vf_cfg_write(struct vf_dev *vf, uint32_t off, const void *buf, size_t len);
+
+/* MSI-X through VFIO (VFIO_DEVICE_SET_IRQS, VFIO_PCI_MSIX_IRQ_INDEX, eventfd triggers), as a
+ * VMM wires a guest's vectors. vf_msix_enable checks VFIO_DEVICE_GET_IRQ_INFO (eventfd-capable,
+ * at least nvec vectors), creates one non-blocking eventfd per vector 0..nvec-1 into efd[] and
+ * enables MSI-X with them; 0 or -errno (nothing left enabled or open). vf_msix_disable turns
+ * MSI-X off (VFIO_IRQ_SET_DATA_NONE, count 0) and closes the eventfds (efd[i] = -1). */
+int vf_msix_enable(struct vf_dev *vf, int *efd, uint32_t nvec);
+void vf_msix_disable(struct vf_dev *vf, int *efd, uint32_t nvec);
+/* The interrupts signalled on such an eventfd since it was last read (the count is reset),
+ * waiting up to timeout_ms for one; 0 if none came, -errno on error. */
+int64_t vf_irq_wait(int efd, int timeout_ms);
 
 /* Mailbox. vf_mbx_write sends a message and waits for the PF's ACK bit; vf_mbx_read waits for
  * a PF message, reads it and acks it. timeout_ms bounds each wait. */

@@ -20,8 +20,8 @@
  *    buffer the device still owned (posted, not yet completed: the driver must report those,
  *    it cannot know whether they were written).
  *
- * Further cases: the core's and the driver's range checks, page sizes, PROBE, BAR0's sparse
- * mmap (the doorbell pages are trapped) and DMA logging refused through iommufd.
+ * Further cases: the core's and the driver's range checks, page sizes, PROBE, BAR0 fully trapped
+ * (no page of it mmappable) and DMA logging refused through iommufd.
  *
  * Environment:
  *   VFMIG_BDF          the VF, bound to vfmig loaded with experimental_migration=1
@@ -32,7 +32,8 @@
  *                      fixes the test's choices, not the emulated device's timing)
  *   VFMIG_DIRTY_ROUNDS optional: the number of randomized rounds (default 1000); also
  *                      `--rounds N` on the command line, before the harness's options
- *   VFMIG_EXPECT_TRAP  1: BAR0 must report the sparse mmap area [0, 0x2000) (else skipped)
+ *   VFMIG_EXPECT_TRAP  1: BAR0 must be fully trapped: no mmap flag, no sparse mmap
+ *                      capability, every mmap EINVAL (else bar0_trapped is skipped)
  */
 #include <errno.h>
 #include <limits.h>
@@ -931,57 +932,72 @@ TEST_F(dirty, probe)
 }
 
 /*
- * BAR0 with the doorbell pages trapped (VFMIG_EXPECT_TRAP=1): the sparse mmap capability lists
- * [0, 0x2000) only, an mmap over the trapped pages fails with EINVAL, the mappable part maps,
- * and vf82576 went through pread/pwrite for the trapped registers.
+ * BAR0 fully trapped (VFMIG_EXPECT_TRAP=1): with experimental_migration=1 the driver keeps
+ * shadows of registers all over the BAR (interrupt mask and vector mapping, statistics, the
+ * mailbox status), so no page of BAR0 may be mapped: GET_REGION_INFO has no
+ * VFIO_REGION_INFO_FLAG_MMAP and no sparse mmap capability, an mmap of the whole BAR or of any
+ * of its pages fails with EINVAL, and every register is reached through pread/pwrite on the
+ * device fd, as vf82576 does when there is nothing to map.
  */
-TEST_F(dirty, bar0_sparse_mmap)
+TEST_F(dirty, bar0_trapped)
 {
-	const struct vfio_region_info_cap_sparse_mmap *sp;
 	int dev = self->vf.device_fd;
 	struct vfio_region_info *ri;
-	uint32_t by_mmap, by_read = 0;
-	volatile uint32_t *p;
+	uint32_t status = 0;
+	void *p;
 
 	if (strcmp(vfmig_env("VFMIG_EXPECT_TRAP"), "1"))
 		SKIP(return, "VFMIG_EXPECT_TRAP=1 not set");
 	ri = vf_region_info(dev, VFIO_PCI_BAR0_REGION_INDEX);
 	ASSERT_NE(NULL, ri) TH_LOG("GET_REGION_INFO: %s", strerror(errno));
+	ksft_print_msg("dirty: BAR0 region flags 0x%x, size 0x%llx\n", ri->flags,
+		       (unsigned long long)ri->size);
 	EXPECT_EQ(0x4000, ri->size);
-	EXPECT_TRUE(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
-	EXPECT_TRUE(ri->flags & VFIO_REGION_INFO_FLAG_CAPS);
-	sp = (const void *)vf_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
-	ASSERT_NE(NULL, sp) TH_LOG("no VFIO_REGION_INFO_CAP_SPARSE_MMAP on BAR0");
-	ASSERT_EQ(1, sp->nr_areas);
-	EXPECT_EQ(0, sp->areas[0].offset);
-	EXPECT_EQ(0x2000, sp->areas[0].size);
+	EXPECT_TRUE(ri->flags & VFIO_REGION_INFO_FLAG_READ);
+	EXPECT_TRUE(ri->flags & VFIO_REGION_INFO_FLAG_WRITE);
+	EXPECT_FALSE(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
+	EXPECT_EQ(NULL, vf_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP))
+		TH_LOG("BAR0 carries a sparse mmap capability");
 
-	/* the whole BAR and the trapped pages alone: refused */
+	/* the whole BAR, and each 4 KiB page alone (the first one holds CTRL and STATUS): refused */
+	errno = 0;
 	p = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, ri->offset);
 	EXPECT_EQ(MAP_FAILED, p);
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, errno) TH_LOG("mmap of BAR0: %s", strerror(errno));
 	if (p != MAP_FAILED)
-		munmap((void *)p, ri->size);
-	p = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, dev, ri->offset + 0x2000);
+		munmap(p, ri->size);
+	for (uint64_t off = 0; off < ri->size; off += 0x1000) {
+		errno = 0;
+		p = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, dev, ri->offset + off);
+		EXPECT_EQ(MAP_FAILED, p) TH_LOG("BAR0 page 0x%llx mapped", (unsigned long long)off);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("mmap of BAR0 page 0x%llx: %s",
+						(unsigned long long)off, strerror(errno));
+		if (p != MAP_FAILED)
+			munmap(p, 0x1000);
+	}
+	/* read-only too: nothing of the BAR maps */
+	errno = 0;
+	p = mmap(NULL, 0x1000, PROT_READ, MAP_SHARED, dev, ri->offset);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EINVAL, errno);
 	if (p != MAP_FAILED)
-		munmap((void *)p, 0x1000);
-	/* the sparse area maps and shows the same registers as pread */
-	p = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_SHARED, dev, ri->offset);
-	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap of [0, 0x2000): %s", strerror(errno));
-	by_mmap = p[VF_STATUS / 4];
-	EXPECT_EQ(4, pread(dev, &by_read, 4, ri->offset + VF_STATUS));
-	EXPECT_EQ(by_read, by_mmap);
-	munmap((void *)p, 0x2000);
+		munmap(p, 0x1000);
 
-	/* vf82576 mapped exactly the sparse area */
-	EXPECT_TRUE(vf_bar0_mmapped(&self->vf, VF_STATUS));
-	EXPECT_TRUE(vf_bar0_mmapped(&self->vf, VF_V2PMAILBOX));
+	/* the registers are there through pread: STATUS of a live function (not all-ones), the
+	 * same value vf82576 reads */
+	EXPECT_EQ(4, pread(dev, &status, 4, ri->offset + VF_STATUS));
+	EXPECT_NE(0xffffffffu, status);
+	EXPECT_EQ(status, vf_rd32(&self->vf, VF_STATUS));
+
+	/* vf82576 mapped nothing and goes through pread/pwrite for every register */
+	EXPECT_EQ(NULL, self->vf.bar0);
+	EXPECT_FALSE(self->vf.bar0_full);
+	EXPECT_EQ(0, self->vf.bar0_mapped);
+	EXPECT_FALSE(vf_bar0_mmapped(&self->vf, VF_STATUS));
+	EXPECT_FALSE(vf_bar0_mmapped(&self->vf, VF_V2PMAILBOX));
 	EXPECT_FALSE(vf_bar0_mmapped(&self->vf, VF_RDT));
 	EXPECT_FALSE(vf_bar0_mmapped(&self->vf, VF_TDT));
-	EXPECT_FALSE(self->vf.bar0_full);
-	/* a trapped register through vf82576's pwrite/pread path (Tx queue 0 is unused here) */
+	/* a register through that path (Tx queue 0 is unused here) */
 	vf_wr32(&self->vf, VF_TDBAL, 0x00abc000);
 	EXPECT_EQ(0x00abc000, vf_rd32(&self->vf, VF_TDBAL));
 	vf_wr32(&self->vf, VF_TDBAL, 0);
