@@ -86,6 +86,16 @@ pci_unbind() { # bdf
 	echo >"/sys/bus/pci/devices/$1/driver_override"
 }
 
+# The igb PFs (8086:10c9), one BDF per line, in bus order.
+find_pfs() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = 0x8086 ] && [ "$(cat "$d/device")" = 0x10c9 ]; then
+			basename "$d"
+		fi
+	done
+}
+
 # The first igb PF (8086:10c9).
 find_pf() {
 	local d
@@ -99,10 +109,11 @@ find_pf() {
 }
 
 # Loads igb, brings the PF up and creates N VFs that no driver claims. Prints the PF's BDF.
-setup_pf() { # nvfs
+# The PF is the first one unless given.
+setup_pf() { # nvfs [pf]
 	local pf net
 	modprobe igb || return 1
-	pf=$(find_pf) || return 1
+	pf=${2:-$(find_pf)} || return 1
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		net=$(ls "/sys/bus/pci/devices/$pf/net" 2>/dev/null | head -n1)
 		[ -n "$net" ] && break

@@ -329,6 +329,29 @@ static ssize_t save(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 	return len;
 }
 
+/*
+ * After a restore into VF1: the PF side of the traffic is VF1's PF. That is VFMIG_PF2_IF when VF1
+ * lives on another PF than VF0 (the cross-PF run); the same PF otherwise. The name of that PF's
+ * netdev.
+ */
+static const char *use_target_pf(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self)
+{
+	const char *pf2 = vfmig_env("VFMIG_PF2_IF");
+	int ret;
+
+	if (!*pf2)
+		return vfmig_env("VFMIG_PF_IF");
+	close(self->sock);
+	self->sock = -1;
+	self->ifindex = if_nametoindex(pf2);
+	EXPECT_GT(self->ifindex, 0);
+	EXPECT_EQ(0, vfmig_netdev_mac(pf2, self->pf_mac));
+	ret = vfmig_pkt_open(self->ifindex, 0);
+	EXPECT_GE(ret, 0);
+	self->sock = ret;
+	return pf2;
+}
+
 /* Restores `len` bytes of self->stream into `vf` (any state that reaches RESUMING), leaving it
  * in STOP; 0 or the -errno of RESUMING -> STOP. *write_err is the first write's -errno. */
 static int restore(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
@@ -523,6 +546,7 @@ TEST_F_TIMEOUT(mig, save_restore_traffic, 180)
 	struct vf_queue_regs rx0, tx0, rx1, tx1;
 	int others = 0, werr = 0, vf1_idx;
 	uint8_t pf_view[6];
+	const char *tpf;
 	ssize_t len;
 
 	vf1_idx = vfmig_vf_index(vfmig_env("VFMIG_BDF2"));
@@ -571,9 +595,10 @@ TEST_F_TIMEOUT(mig, save_restore_traffic, 180)
 	EXPECT_EQ(tx0.ctl, tx1.ctl);
 	EXPECT_EQ(vf_rd32(&self->vf0, VF_TDWBAL), vf_rd32(&self->vf1, VF_TDWBAL));
 
-	/* The guest's MAC moved with it: the PF lists VF1 with VF0's MAC ... */
-	ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(vfmig_env("VFMIG_PF_IF"), vf1_idx, pf_view))
-		TH_LOG("no 'vf %d' entry in ip link show %s", vf1_idx, vfmig_env("VFMIG_PF_IF"));
+	/* The guest's MAC moved with it: VF1's PF lists VF1 with VF0's MAC ... */
+	tpf = use_target_pf(_metadata, self);
+	ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(tpf, vf1_idx, pf_view))
+		TH_LOG("no 'vf %d' entry in ip link show %s", vf1_idx, tpf);
 	EXPECT_EQ(0, memcmp(pf_view, self->vf0.mac, 6))
 		TH_LOG("PF lists VF %d with %02x:%02x:%02x:%02x:%02x:%02x", vf1_idx, pf_view[0],
 		       pf_view[1], pf_view[2], pf_view[3], pf_view[4], pf_view[5]);
@@ -677,6 +702,7 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 	EXPECT_EQ(rx0.tail, rx1.tail);
 	EXPECT_EQ(rx0.base, rx1.base);
 	memcpy(self->vf1.mac, self->vf0.mac, 6);
+	use_target_pf(_metadata, self);
 	/* VF1 carries on where VF0 stopped after the pre-copy phase's frames */
 	exchange(_metadata, self, &self->vf1, 10, RING_COUNT, &others, NULL);
 	vf_tx_clean(&self->tx);
