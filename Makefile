@@ -4,6 +4,7 @@
 #
 #   make            build vfmig.ko against KDIR (default: the cached test kernel, scripts/kernel)
 #   make check      host tests, kernel + module build, VM tests; ends with "N passed, N failed"
+#   make check-sanitize  the VM tests on the KASAN/lockdep/kmemleak kernel (slow, not in CI)
 #   make demo       boot the test VM and show vfmig driving a VF
 #   make bench      benchmarks (print numbers)
 #   make fuzz       a longer fuzzing run of the state decoder
@@ -18,7 +19,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
 
-.PHONY: all modules clippy kernel clean check demo bench fuzz modules_install
+.PHONY: all modules clippy kernel clean check check-sanitize demo bench fuzz modules_install
 
 all: modules
 
@@ -36,6 +37,9 @@ kernel:
 
 check:
 	scripts/check
+
+check-sanitize:
+	scripts/check-sanitize
 
 demo:
 	scripts/demo
