@@ -11,6 +11,49 @@
 
 use kernel::prelude::*;
 
+/// What several suites use: the committed golden stream and the identity it was saved from.
+#[cfg(CONFIG_KUNIT)]
+mod fixtures {
+    use crate::shared::{
+        format::{
+            Expect,
+            Identity, //
+        },
+        igb,
+        nic::Provider,
+    };
+
+    /// A complete 82576 VF state (2 Rx + 2 Tx rings, interrupts, mailbox, PF-side config,
+    /// statistics, private registers), as committed for the host tests.
+    pub(super) static GOLDEN_FULL: &[u8] =
+        include_bytes!("../tools/vfmig-state/tests/golden/igb-v1.0-full.bin");
+
+    /// `EBADMSG`, as a stream error's errno.
+    pub(super) const EBADMSG: i32 = 74;
+    /// `ENODEV`, as a stream error's errno.
+    pub(super) const ENODEV: i32 = 19;
+
+    /// The identity of the device the golden vectors were saved from.
+    pub(super) fn identity() -> Identity {
+        Identity {
+            vendor: igb::VENDOR_INTEL,
+            device: igb::DEVICE_82576_VF,
+            subsys_vendor: 0x8086,
+            subsys_device: 0,
+            revision: 1,
+        }
+    }
+
+    /// What a device with [`identity`] expects.
+    pub(super) fn expect() -> Expect {
+        Expect {
+            identity: identity(),
+            provider_id: igb::PROVIDER.id(),
+            provider_compat_supported: igb::PROVIDER.compat_supported(),
+        }
+    }
+}
+
 #[kunit_tests(vfmig_shared)]
 mod tests {
     use kernel::prelude::*;
@@ -19,8 +62,7 @@ mod tests {
         error::Error as StateError,
         format::{
             Decoder,
-            Expect,
-            Identity, //
+            Expect, //
         },
         fsm::{
             next_state,
@@ -31,39 +73,21 @@ mod tests {
         nic::{
             header_for,
             NicSink,
-            NicVfState,
-            Provider, //
+            NicVfState, //
         },
     };
 
-    /// A complete 82576 VF state (2 Rx + 2 Tx rings, interrupts, mailbox, PF-side config,
-    /// statistics, private registers), as committed for the host tests.
-    static GOLDEN_FULL: &[u8] =
-        include_bytes!("../tools/vfmig-state/tests/golden/igb-v1.0-full.bin");
+    use super::fixtures::{
+        expect,
+        identity,
+        EBADMSG,
+        ENODEV,
+        GOLDEN_FULL, //
+    };
+
     /// A stream saved from another device (8086:10cb).
     static GOLDEN_OTHER: &[u8] =
         include_bytes!("../tools/vfmig-state/tests/golden/other-device.bin");
-
-    const EBADMSG: i32 = 74;
-    const ENODEV: i32 = 19;
-
-    fn identity() -> Identity {
-        Identity {
-            vendor: igb::VENDOR_INTEL,
-            device: igb::DEVICE_82576_VF,
-            subsys_vendor: 0x8086,
-            subsys_device: 0,
-            revision: 1,
-        }
-    }
-
-    fn expect() -> Expect {
-        Expect {
-            identity: identity(),
-            provider_id: igb::PROVIDER.id(),
-            provider_compat_supported: igb::PROVIDER.compat_supported(),
-        }
-    }
 
     /// Feeds `data` to a fresh decoder in chunks of `chunk` bytes, as `write()` would.
     fn decode(
@@ -410,7 +434,6 @@ mod resume_tests {
         shared::{
             format::{
                 Decoder,
-                Expect,
                 Identity,
                 HEADER_FLAG_PRECOPY, //
             },
@@ -418,35 +441,18 @@ mod resume_tests {
             nic::{
                 header_for,
                 NicSink,
-                NicVfState,
-                Provider, //
+                NicVfState, //
             },
         },
     };
 
-    static GOLDEN_FULL: &[u8] =
-        include_bytes!("../tools/vfmig-state/tests/golden/igb-v1.0-full.bin");
-
-    const EBADMSG: i32 = 74;
-    const ENODEV: i32 = 19;
-
-    fn identity() -> Identity {
-        Identity {
-            vendor: igb::VENDOR_INTEL,
-            device: igb::DEVICE_82576_VF,
-            subsys_vendor: 0x8086,
-            subsys_device: 0,
-            revision: 1,
-        }
-    }
-
-    fn expect() -> Expect {
-        Expect {
-            identity: identity(),
-            provider_id: igb::PROVIDER.id(),
-            provider_compat_supported: igb::PROVIDER.compat_supported(),
-        }
-    }
+    use super::fixtures::{
+        expect,
+        identity,
+        EBADMSG,
+        ENODEV,
+        GOLDEN_FULL, //
+    };
 
     /// The golden state with Rx queue 0's tail set to `tail`, encoded for `id`, flagged as
     /// pre-copy data if `precopy`.

@@ -318,13 +318,35 @@ static int vfmig_get_user(const char __user *buf, u32 *val, size_t sz)
 }
 
 /*
- * Userspace writes to the device. Writes touching the trapped part of BAR0 are split into the
- * accesses vfio_pci_core would make (4, 2 or 1 bytes, naturally aligned) and each trapped one
- * goes to Rust, which logs what it hands to the device and then writes the register itself:
- * the value inspected is the value written (copied once from userspace).
+ * One trapped access of @sz bytes at BAR0 offset @off: Rust logs what a write hands to the device
+ * and performs the access itself, through the provider's shadows. The value inspected is the
+ * value written (copied once from userspace). @sz bytes or -errno.
  */
-static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf, size_t count,
-			   loff_t *ppos)
+static ssize_t vfmig_trap_rw(struct vfmig_device *vmdev, char __user *buf, u64 off, size_t sz,
+			     bool iswrite)
+{
+	u32 val = 0;
+	int ret;
+
+	if (off + sz > pci_resource_len(vmdev->core.pdev, 0))
+		return -EINVAL;
+	if (iswrite) {
+		ret = vfmig_get_user(buf, &val, sz);
+		if (!ret)
+			ret = vfmig_rs_trap_write(vmdev->rs, &vmdev->core, off, sz, val);
+		return ret ? ret : sz;
+	}
+	ret = vfmig_rs_trap_read(vmdev->rs, &vmdev->core, off, sz, &val);
+	return ret ? ret : vfmig_put_user(buf, val, sz);
+}
+
+/*
+ * Userspace reads and writes of the device. Accesses touching the trapped part of BAR0 are split
+ * into the accesses vfio_pci_core would make (4, 2 or 1 bytes, naturally aligned) and each
+ * trapped one goes to Rust (vfmig_trap_rw); the others to vfio_pci_core.
+ */
+static ssize_t vfmig_rw(struct vfio_device *core_vdev, char __user *buf, size_t count,
+			loff_t *ppos, bool iswrite)
 {
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
@@ -332,7 +354,8 @@ static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf
 	size_t done = 0;
 
 	if (index != VFIO_PCI_BAR0_REGION_INDEX || !vfmig_trapped(vmdev, pos, count))
-		return vfio_pci_core_write(core_vdev, buf, count, ppos);
+		return iswrite ? vfio_pci_core_write(core_vdev, buf, count, ppos) :
+				 vfio_pci_core_read(core_vdev, buf, count, ppos);
 
 	while (done < count) {
 		size_t left = count - done, sz;
@@ -345,20 +368,13 @@ static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf
 			sz = 2;
 		else
 			sz = 1;
-		if (!vfmig_trapped(vmdev, off, sz)) {
+		if (vfmig_trapped(vmdev, off, sz)) {
+			ret = vfmig_trap_rw(vmdev, buf + done, off, sz, iswrite);
+		} else {
 			loff_t p = *ppos + done;
 
-			ret = vfio_pci_core_write(core_vdev, buf + done, sz, &p);
-		} else if (off + sz > pci_resource_len(vmdev->core.pdev, 0)) {
-			ret = -EINVAL;
-		} else {
-			u32 val = 0;
-
-			ret = vfmig_get_user(buf + done, &val, sz);
-			if (!ret)
-				ret = vfmig_rs_trap_write(vmdev->rs, &vmdev->core, off, sz, val);
-			if (!ret)
-				ret = sz;
+			ret = iswrite ? vfio_pci_core_write(core_vdev, buf + done, sz, &p) :
+					vfio_pci_core_read(core_vdev, buf + done, sz, &p);
 		}
 		if (ret < 0) {
 			if (done)
@@ -371,54 +387,16 @@ static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf
 	return done;
 }
 
-/*
- * Userspace reads of the device: those touching the trapped part of BAR0 are split as writes
- * are and each trapped one is answered by Rust (through the provider's shadows).
- */
+static ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	return vfmig_rw(core_vdev, (char __user *)buf, count, ppos, true);
+}
+
 static ssize_t vfmig_read(struct vfio_device *core_vdev, char __user *buf, size_t count,
 			  loff_t *ppos)
 {
-	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
-	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
-	u64 pos = *ppos & VFIO_PCI_OFFSET_MASK;
-	size_t done = 0;
-
-	if (index != VFIO_PCI_BAR0_REGION_INDEX || !vfmig_trapped(vmdev, pos, count))
-		return vfio_pci_core_read(core_vdev, buf, count, ppos);
-
-	while (done < count) {
-		size_t left = count - done, sz;
-		u64 off = pos + done;
-		ssize_t ret;
-
-		if (left >= 4 && !(off % 4))
-			sz = 4;
-		else if (left >= 2 && !(off % 2))
-			sz = 2;
-		else
-			sz = 1;
-		if (!vfmig_trapped(vmdev, off, sz)) {
-			loff_t p = *ppos + done;
-
-			ret = vfio_pci_core_read(core_vdev, buf + done, sz, &p);
-		} else if (off + sz > pci_resource_len(vmdev->core.pdev, 0)) {
-			ret = -EINVAL;
-		} else {
-			u32 val = 0;
-
-			ret = vfmig_rs_trap_read(vmdev->rs, &vmdev->core, off, sz, &val);
-			if (!ret)
-				ret = vfmig_put_user(buf + done, val, sz);
-		}
-		if (ret < 0) {
-			if (done)
-				break;
-			return ret;
-		}
-		done += ret;
-	}
-	*ppos += done;
-	return done;
+	return vfmig_rw(core_vdev, buf, count, ppos, false);
 }
 
 /* No mapping of BAR0 may cover the trapped range. */
