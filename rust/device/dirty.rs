@@ -252,6 +252,14 @@ impl PageLog {
         self.stats.max_pending = self.stats.max_pending.max(self.pages.len() as u64);
     }
 
+    /// The index range of the (folded) pages inside `first..=last`.
+    fn window(&self, first: u64, last: u64) -> (usize, usize) {
+        (
+            self.pages.partition_point(|&p| p < first),
+            self.pages.partition_point(|&p| p <= last),
+        )
+    }
+
     /// Sorts the pages and drops repeats.
     fn fold(&mut self) {
         if self.sorted == self.pages.len() {
@@ -295,8 +303,7 @@ impl PageLog {
     ) -> Result {
         self.peek(first, last, out, runs)?;
         self.fold();
-        let lo = self.pages.partition_point(|&p| p < first);
-        let hi = self.pages.partition_point(|&p| p <= last);
+        let (lo, hi) = self.window(first, last);
         let len = self.pages.len();
         self.pages.copy_within(hi..len, lo);
         self.pages.truncate(len - (hi - lo));
@@ -348,8 +355,7 @@ impl PageLog {
         runs: &mut KVec<(u64, u64)>,
     ) -> Result {
         self.fold();
-        let lo = self.pages.partition_point(|&p| p < first);
-        let hi = self.pages.partition_point(|&p| p <= last);
+        let (lo, hi) = self.window(first, last);
         out.extend_from_slice(&self.pages[lo..hi], GFP_KERNEL)?;
         for &(a, b) in self.all.iter() {
             if b >= first && a <= last {
@@ -557,10 +563,7 @@ impl VfDevice {
         size: u32,
         val: u32,
     ) -> Result {
-        let (start, end) = self.provider.trap().ok_or(EINVAL)?;
-        if !matches!(size, 1 | 2 | 4) || off % size != 0 || off < start || off + size > end {
-            return Err(EINVAL);
-        }
+        self.check_trapped(off, size)?;
         let mut dirty = self.dirty.lock();
         let reg = off & !3;
         let Some(t) = dirty
@@ -606,6 +609,16 @@ impl VfDevice {
         Ok(())
     }
 
+    /// `EINVAL` unless `size` (1, 2 or 4) bytes at `off` are an aligned access inside the
+    /// trapped range.
+    fn check_trapped(&self, off: u32, size: u32) -> Result {
+        let (start, end) = self.provider.trap().ok_or(EINVAL)?;
+        if !matches!(size, 1 | 2 | 4) || off % size != 0 || off < start || off + size > end {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
     /// Writes a register of BAR0 (under `state` and the core's `memory_lock`), feeding the
     /// provider's shadows.
     fn bar_write(&self, core: &CoreDevice<'_>, off: u32, size: u32, val: u32) -> Result {
@@ -627,10 +640,7 @@ impl VfDevice {
     /// A read of `size` (1, 2 or 4) bytes at BAR0 offset `off`, inside the trapped range,
     /// through the provider's shadows.
     pub(crate) fn trap_read(&self, core: &CoreDevice<'_>, off: u32, size: u32) -> Result<u32> {
-        let (start, end) = self.provider.trap().ok_or(EINVAL)?;
-        if !matches!(size, 1 | 2 | 4) || off % size != 0 || off < start || off + size > end {
-            return Err(EINVAL);
-        }
+        self.check_trapped(off, size)?;
         let mut guard = self.lock();
         let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
