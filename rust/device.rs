@@ -2,7 +2,13 @@
 
 //! Per-VF state of a function bound to vfmig.
 
-use core::mem::ManuallyDrop;
+use core::{
+    mem::ManuallyDrop,
+    sync::atomic::{
+        AtomicU64,
+        Ordering, //
+    },
+};
 
 use kernel::{
     new_mutex, new_spinlock,
@@ -82,6 +88,9 @@ pub(crate) struct VfDevice {
     /// DMA dirty logging while it runs (`device/dirty.rs`); taken before `state`.
     #[pin]
     dirty: Mutex<Option<KBox<dirty::Tracker>>>,
+    /// Bumped (under `state`) whenever vfmig itself programs or resets the device (migration
+    /// arcs, resets, open/close): a register view read before is stale (`device/dirty.rs`).
+    regs_gen: AtomicU64,
 }
 
 /// The mutable part of a [`VfDevice`].
@@ -126,6 +135,7 @@ impl Drop for DevGuard<'_> {
                 drop(pending);
                 self.guard.mig.reset();
                 self.dev.provider.shadow_reset(&mut self.guard.shadow);
+                self.dev.regs_changed();
                 continue;
             }
             // Unlock while `reset_pending` is held, so that a `reset_done` whose trylock failed
@@ -187,6 +197,7 @@ impl VfDevice {
                 ),
                 reset_pending <- new_spinlock!(false, "VfDevice::reset_pending"),
                 dirty <- new_mutex!(None, "VfDevice::dirty"),
+                regs_gen: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
@@ -209,9 +220,15 @@ impl VfDevice {
         let mut st = self.lock();
         st.bar0 = Some(bar0);
         st.mig.reset();
+        self.regs_changed();
         // vfio_pci_core reset the function when it enabled it.
         self.provider.shadow_reset(&mut st.shadow);
         Ok(())
+    }
+
+    /// vfmig (not the guest) changed the device's registers; called with `state` held.
+    fn regs_changed(&self) {
+        self.regs_gen.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Takes the device's `state` lock (see [`DevGuard`]).

@@ -87,6 +87,11 @@ pub(crate) trait Provider: Sync {
     /// [`Provider::trapped_write`]); the dirty tracker looks at no other write.
     fn dma_register(&self, reg: u32) -> bool;
 
+    /// Whether `reg` is a doorbell: a 32-bit write of it changes nothing in the [`DmaView`]
+    /// but its ring's tail, whatever the register values (so the tracker may work from the
+    /// view it keeps instead of reading the registers on every doorbell).
+    fn is_doorbell(&self, reg: u32) -> bool;
+
     /// The BAR0 byte range `start..end` whose writes vfmig must see to log the device's DMA
     /// writes (the doorbells that hand buffers to the device), or `None` if the provider needs
     /// no trap. While migration is offered this range is never mapped into userspace.

@@ -25,6 +25,8 @@
 //! (which takes the IOMMU driver's lock and may fault in user pages) runs under `dirty` only,
 //! never under `state` or the core's `memory_lock`.
 
+use core::sync::atomic::Ordering;
+
 use kernel::prelude::*;
 
 use super::VfDevice;
@@ -398,6 +400,9 @@ pub(super) struct Tracker {
     log: PageLog,
     /// Bounce buffer for descriptors.
     scratch: KVec<u8>,
+    /// The device's whole DMA view as last read or as the guest's writes since changed it, and
+    /// the `regs_gen` it was read at: doorbells work from it instead of reading registers.
+    cache: Option<(DmaView, u64)>,
 }
 
 impl Tracker {
@@ -476,15 +481,15 @@ fn merge(old: u32, off: u32, size: u32, val: u32) -> u32 {
 }
 
 impl VfDevice {
-    /// The device's DMA view now (under `state` and the core's `memory_lock`); with `only`, the
-    /// part a write of that register can change.
-    fn dma_view(&self, core: &CoreDevice<'_>, only: Option<u32>) -> Result<DmaView> {
+    /// The device's DMA view now (under `state` and the core's `memory_lock`) and the
+    /// `regs_gen` it was read at; with `only`, the part a write of that register can change.
+    fn dma_view(&self, core: &CoreDevice<'_>, only: Option<u32>) -> Result<(DmaView, u64)> {
         let st = self.lock();
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
         let mut v = DmaView::default();
         self.provider.dma_view(bar0, only, &mut v)?;
-        Ok(v)
+        Ok((v, self.regs_gen.load(Ordering::Acquire)))
     }
 
     /// `log_start`: starts logging `ranges` (`(first, last)` bytes); `page_size` is the hint in
@@ -505,10 +510,18 @@ impl VfDevice {
         let log = PageLog::new(ranges, *page_size)?;
         let mut scratch = KVec::with_capacity(DESC_CHUNK, GFP_KERNEL)?;
         scratch.resize(DESC_CHUNK, 0, GFP_KERNEL)?;
-        let mut t = KBox::new(Tracker { log, scratch }, GFP_KERNEL)?;
+        let mut t = KBox::new(
+            Tracker {
+                log,
+                scratch,
+                cache: None,
+            },
+            GFP_KERNEL,
+        )?;
         // Whatever the device owns already may be written from now on.
         let view = self.dma_view(core, None)?;
-        t.scan(core, &view);
+        t.scan(core, &view.0);
+        t.cache = Some(view);
         *page_size = t.log.page_size();
         *dirty = Some(t);
         Ok(())
@@ -542,9 +555,15 @@ impl VfDevice {
         let mut runs = KVec::new();
         t.log.take(first, last, &mut pages, &mut runs)?;
         match self.dma_view(core, None) {
-            Ok(v) => t.scan(core, &v),
+            Ok(v) => {
+                t.scan(core, &v.0);
+                t.cache = Some(v);
+            }
             // The registers cannot be read (memory space off, D3): assume the worst.
-            Err(_) => t.log.overflow(),
+            Err(_) => {
+                t.log.overflow();
+                t.cache = None;
+            }
         }
         t.log.peek(first, last, &mut pages, &mut runs)?;
         let n = emit_runs(&mut pages, &runs, |p, n| {
@@ -571,16 +590,25 @@ impl VfDevice {
             .filter(|_| self.provider.dma_register(reg))
         else {
             drop(dirty);
-            return self.bar_write(core, off, size, val);
+            return self.bar_write(core, off, size, val, None).map(|_| ());
         };
         t.log.stats.trap_writes += 1;
-        let (before, old) = {
-            let st = self.lock();
-            let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-            let _mem = core.mem_access()?;
-            let mut v = DmaView::default();
-            self.provider.dma_view(bar0, Some(reg), &mut v)?;
-            (v, bar0.read32(reg as usize)?)
+        // A doorbell works from the kept view while no one but the guest (whose writes all come
+        // through here) changed the registers; anything else reads them.
+        let doorbell = size == 4 && self.provider.is_doorbell(reg);
+        let gen_now = self.regs_gen.load(Ordering::Acquire);
+        let (before, old, gen) = match t.cache {
+            Some((v, g)) if doorbell && g == gen_now => (v, 0, g),
+            _ => {
+                let st = self.lock();
+                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+                let _mem = core.mem_access()?;
+                let mut v = DmaView::default();
+                self.provider
+                    .dma_view(bar0, (!doorbell).then_some(reg), &mut v)?;
+                let old = bar0.read32(reg as usize)?;
+                (v, old, self.regs_gen.load(Ordering::Acquire))
+            }
         };
         let mut after = before;
         let posted = self
@@ -598,13 +626,27 @@ impl VfDevice {
                 t.scan(core, &after);
             }
         }
-        self.bar_write(core, off, size, val)?;
+        if !self.bar_write(core, off, size, val, Some(gen))? {
+            // vfmig reprogrammed the device between the view and the write (a migration arc or
+            // a reset raced with the guest): what was logged may not be what the device uses.
+            t.log.overflow();
+            t.cache = None;
+            return Ok(());
+        }
         if posted == Posted::Rescan {
             // What the device really took (it may mask bits differently than assumed).
-            match self.dma_view(core, Some(reg)) {
-                Ok(v) => t.scan(core, &v),
-                Err(_) => t.log.overflow(),
+            match self.dma_view(core, None) {
+                Ok(v) => {
+                    t.scan(core, &v.0);
+                    t.cache = Some(v);
+                }
+                Err(_) => {
+                    t.log.overflow();
+                    t.cache = None;
+                }
             }
+        } else if doorbell {
+            t.cache = Some((after, gen));
         }
         Ok(())
     }
@@ -620,8 +662,15 @@ impl VfDevice {
     }
 
     /// Writes a register of BAR0 (under `state` and the core's `memory_lock`), feeding the
-    /// provider's shadows.
-    fn bar_write(&self, core: &CoreDevice<'_>, off: u32, size: u32, val: u32) -> Result {
+    /// provider's shadows. With `gen`, whether `regs_gen` was still `gen` when writing.
+    fn bar_write(
+        &self,
+        core: &CoreDevice<'_>,
+        off: u32,
+        size: u32,
+        val: u32,
+        gen: Option<u64>,
+    ) -> Result<bool> {
         let mut guard = self.lock();
         let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
@@ -634,7 +683,8 @@ impl VfDevice {
         };
         self.provider
             .shadow_write(&mut st.shadow, off & !3, mask, val << shift);
-        bar0.write_sized(off as usize, size, val)
+        bar0.write_sized(off as usize, size, val)?;
+        Ok(gen.is_none_or(|g| g == self.regs_gen.load(Ordering::Acquire)))
     }
 
     /// A read of `size` (1, 2 or 4) bytes at BAR0 offset `off`, inside the trapped range,

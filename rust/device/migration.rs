@@ -316,6 +316,7 @@ impl VfDevice {
         };
         let mut st = self.lock();
         loop {
+            self.regs_changed();
             let res = self.walk(&mut st, core, target, features, &pf);
             let Some(cfg) = st.mig.pf_apply.take() else {
                 return (res, st.mig.live_gen());
@@ -327,6 +328,7 @@ impl VfDevice {
             drop(st);
             let applied = core.pf_apply(&cfg);
             st = self.lock();
+            self.regs_changed();
             if st.mig.state != State::Stop {
                 let res = res.and(Err(EAGAIN));
                 return (res, st.mig.live_gen());

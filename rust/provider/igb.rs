@@ -278,17 +278,25 @@ impl Provider for Igb82576Vf {
     }
 
     fn dma_register(&self, reg: u32) -> bool {
-        let end = 2 * regs::QUEUE_STRIDE as u32;
-        (regs::RX_BASE..regs::RX_BASE + end).contains(&reg)
-            || (regs::TX_BASE..regs::TX_BASE + end).contains(&reg)
+        // The queue registers, and CTRL (a VF software reset disables the queues).
+        queue_register(reg) || reg == crate::shared::igb::regs::CTRL
+    }
+
+    fn is_doorbell(&self, reg: u32) -> bool {
+        let stride = regs::QUEUE_STRIDE as u32;
+        (0..2).any(|q| {
+            reg == regs::RX_BASE + q * stride + regs::RX_RDT
+                || reg == regs::TX_BASE + q * stride + regs::TX_TDT
+        })
     }
 
     fn dma_view(&self, bar: &BarMapping, only: Option<u32>, view: &mut DmaView) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         *view = DmaView::default();
         // Rings 0 and 1 are the Rx queues; areas 0/1 their descriptor rings, 2/3 the Tx
-        // descriptor rings, 4/5 the Tx head write-back words (see `trapped_write`). A write
-        // changes only the queue whose register block holds it.
+        // descriptor rings, 4/5 the Tx head write-back words (see `trapped_write`). A queue
+        // register write changes only the queue whose register block holds it.
+        let only = only.filter(|r| queue_register(*r));
         let stride = regs::QUEUE_STRIDE as u32;
         let block = |base: u32, q: u32| {
             only.is_none_or(|r| (base + q * stride..base + (q + 1) * stride).contains(&r))
@@ -361,8 +369,19 @@ impl Provider for Igb82576Vf {
                 _ => Posted::Nothing,
             };
         }
+        // A VF software reset disables every queue: look again after it.
+        if reg == crate::shared::igb::regs::CTRL && new & regs::CTRL::RST_MASK != 0 {
+            return Posted::Rescan;
+        }
         Posted::Nothing
     }
+}
+
+/// Whether `reg` is in the register block of an Rx or Tx queue.
+fn queue_register(reg: u32) -> bool {
+    let end = 2 * regs::QUEUE_STRIDE as u32;
+    (regs::RX_BASE..regs::RX_BASE + end).contains(&reg)
+        || (regs::TX_BASE..regs::TX_BASE + end).contains(&reg)
 }
 
 /// Bytes per Rx descriptor (legacy and advanced formats alike).
@@ -1039,6 +1058,15 @@ mod tests {
         // Registers outside the queue blocks are not the tracker's.
         assert!(!p.dma_register(r::EIMS));
         assert!(p.dma_register(regs::TX_BASE + 0x100 + regs::TX_TDWBAL));
+        // A VF software reset is looked at; the tails are doorbells, other registers are not.
+        assert!(p.dma_register(r::CTRL));
+        let mut v = view();
+        let rst = regs::CTRL::RST_MASK;
+        assert_eq!(p.trapped_write(&mut v, r::CTRL, 0, rst), Posted::Rescan);
+        assert_eq!(p.trapped_write(&mut v, r::CTRL, 0, 0), Posted::Nothing);
+        assert!(p.is_doorbell(regs::RX_BASE + regs::RX_RDT));
+        assert!(p.is_doorbell(regs::TX_BASE + 0x100 + regs::TX_TDT));
+        assert!(!p.is_doorbell(regs::RX_BASE + regs::RX_RDH));
         Ok(())
     }
 }

@@ -62,6 +62,8 @@ pub(crate) const TX_TDBAH: u32 = 0x04;
 /// See [`TX_TDBAL`].
 pub(crate) const TX_TDLEN: u32 = 0x08;
 /// See [`TX_TDBAL`].
+pub(crate) const TX_TDT: u32 = 0x18;
+/// See [`TX_TDBAL`].
 pub(crate) const TX_TXDCTL: u32 = 0x28;
 /// See [`TX_TDBAL`].
 pub(crate) const TX_TDWBAL: u32 = 0x38;
@@ -351,7 +353,7 @@ mod check {
         assert!(off::<RDH>() == RX_RDH && off::<RDT>() == RX_RDT);
         assert!(off::<RXDCTL>() == RX_RXDCTL && off::<TXDCTL>() == TX_TXDCTL);
         assert!(off::<TDBAL>() == TX_TDBAL && off::<TDBAH>() == TX_TDBAH);
-        assert!(off::<TDLEN>() == TX_TDLEN);
+        assert!(off::<TDLEN>() == TX_TDLEN && off::<TDT>() == TX_TDT);
         assert!(off::<TDWBAL>() == TX_TDWBAL && off::<TDWBAH>() == TX_TDWBAH);
         // Every queue register lies inside the trapped range, and the trap is whole pages.
         assert!(TRAP_START == 0 && TRAP_END as usize == BAR0_SIZE);
