@@ -190,7 +190,7 @@ pub(crate) struct QueueCtl {
 }
 
 /// Words of a [`Shadow`].
-pub(crate) const SHADOW_WORDS: usize = 16;
+pub(crate) const SHADOW_WORDS: usize = 32;
 
 /// What a provider keeps for registers whose hardware value is not what the guest must see:
 /// write-only effects (an interrupt mask set and cleared through two registers), read-to-clear
@@ -204,6 +204,9 @@ pub(crate) struct Shadow {
     /// Whether the guest's BAR accesses go through the shadows (the BAR is trapped). If not, a
     /// provider must not consume what the guest would read (read-to-clear bits).
     pub(crate) live: bool,
+    /// A provider-private section kept from the trapped accesses (e.g. a record of what the
+    /// guest asked of the PF), saved with the state when not empty.
+    pub(crate) block: nic::PrivateBlock,
 }
 
 /// All providers, tried in order.

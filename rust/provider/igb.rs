@@ -91,6 +91,11 @@ impl Provider for Igb82576Vf {
         st.irq = Some(interrupts(io, sh)?);
         st.mailbox = Some(mailbox(io, sh)?);
         st.stats = Some(stats(io, sh));
+        // What the guest asked of the PF through the mailbox, for the target to repeat.
+        if sh.block.ty == igb::SECTION_IGB_MBX {
+            st.push_private(sh.block.ty, 0, sh.block.flags, sh.block.payload())
+                .map_err(|_| EINVAL)?;
+        }
         // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
         // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
         // (`CoreDevice::pf_vf_config`) when it saves; `restore` sets its MAC through the
@@ -186,9 +191,18 @@ impl Provider for Igb82576Vf {
         // (VFRE/VFTE) off until the VF sends E1000_VF_RESET. The queues are disabled and the
         // guest is not running (RESUMING -> STOP), so nobody else uses the mailbox: send the
         // reset message, then the saved MAC, as the guest's driver did at probe.
+        // Then what the guest asked of the PF besides its MAC, as the guest asked it.
+        let requests = st
+            .private()
+            .iter()
+            .find(|b| b.ty == igb::SECTION_IGB_MBX)
+            .map(mbx_requests)
+            .unwrap_or_default();
         if let Some(pf) = &st.pf {
             pf_handshake(io, &pf.mac)?;
+            replay_requests(io, &requests)?;
         }
+        keep_mbx_requests(sh, &requests);
         // Then the mailbox memory the guest left (the handshake overwrote it).
         for (n, v) in mbx.mem().iter().enumerate() {
             io.try_write(
@@ -205,11 +219,8 @@ impl Provider for Igb82576Vf {
                 sh.words[sh_idx::STATS + i] = lo32(saved).wrapping_sub(hw);
             }
         }
-        // TODO(issue 4): what the guest asked of the PF through the mailbox besides its MAC
-        // (multicast list, VLAN filters, promiscuous modes, LPE) is not replayed: that needs a
-        // record of the guest's messages (the mailbox is trapped now; the record is not kept
-        // yet). The administrator settings in `st.pf` are applied by the migration code
-        // through the PF netdev (`CoreDevice::pf_apply`).
+        // The administrator settings in `st.pf` are applied by the migration code through the
+        // PF netdev (`CoreDevice::pf_apply`).
         Ok(())
     }
 
@@ -224,11 +235,13 @@ impl Provider for Igb82576Vf {
     }
 
     fn shadow_reset(&self, sh: &mut Shadow) {
-        // A function reset masks every interrupt and clears the vector allocation; the
-        // counters and the mailbox bits the guest has not read stay.
+        // A function reset masks every interrupt and clears the vector allocation, and the PF
+        // forgets what the VF asked for (VFLR); the counters and the mailbox bits the guest
+        // has not read stay.
         sh.words[sh_idx::EIMS] = 0;
         sh.words[sh_idx::IVAR0] = 0;
         sh.words[sh_idx::IVAR_MISC] = 0;
+        sh.block = nic::PrivateBlock::ZERO;
     }
 
     fn trapped_read(&self, bar: &BarMapping, sh: &mut Shadow, off: u32, size: u32) -> Result<u32> {
@@ -271,8 +284,32 @@ impl Provider for Igb82576Vf {
             r::EIMC => sh.words[sh_idx::EIMS] &= !v,
             r::IVAR0 => sh.words[sh_idx::IVAR0] = (sh.words[sh_idx::IVAR0] & !mask) | v,
             r::IVAR_MISC => sh.words[sh_idx::IVAR_MISC] = (sh.words[sh_idx::IVAR_MISC] & !mask) | v,
-            // A VF software reset masks every interrupt.
-            r::CTRL if v & regs::CTRL::RST_MASK != 0 => sh.words[sh_idx::EIMS] = 0,
+            // A VF software reset masks every interrupt; the PF forgets the VF's requests.
+            r::CTRL if v & regs::CTRL::RST_MASK != 0 => {
+                sh.words[sh_idx::EIMS] = 0;
+                sh.block = nic::PrivateBlock::ZERO;
+            }
+            _ if (r::VMBMEM..r::VMBMEM + 4 * igb::MBX_MSG_DWORDS as u32).contains(&reg) => {
+                let i = sh_idx::VMBMEM + ((reg - r::VMBMEM) / 4) as usize;
+                if let Some(w) = sh.words.get_mut(i) {
+                    *w = (*w & !mask) | v;
+                }
+            }
+            // The guest sends a message (REQ): keep the requests the target must repeat.
+            r::V2PMAILBOX if v & regs::V2PMAILBOX::REQ_MASK != 0 => {
+                let mut m = [0u32; igb::MBX_MSG_DWORDS];
+                for (d, s) in m.iter_mut().zip(sh.words.iter().skip(sh_idx::VMBMEM)) {
+                    *d = *s;
+                }
+                let mut rq = mbx_requests(&sh.block);
+                if m[0] & 0xffff == regs::msg::VF_RESET {
+                    // The PF forgets everything the VF asked for on its reset message.
+                    rq = igb::MbxRequests::default();
+                } else if !rq.record(&m) {
+                    return;
+                }
+                keep_mbx_requests(sh, &rq);
+            }
             _ => {}
         }
     }
@@ -630,6 +667,48 @@ fn pf_handshake(io: Bar0<'_>, mac: &[u8; 6]) -> Result {
     }
 }
 
+/// Sends the guest's recorded requests through the VF's mailbox (after the reset handshake):
+/// the multicast list, each VLAN, the large-frame size, the promiscuous modes. A NACK is the PF's
+/// answer to the guest too (it refused the same request on the source): logged, not an error.
+fn replay_requests(io: Bar0<'_>, rq: &igb::MbxRequests) -> Result {
+    let mut mbx = VfMbx::new(io);
+    let mut send = |msg: &mut [u32]| -> Result {
+        let ty = msg.first().copied().unwrap_or(0) & 0xffff;
+        let reply = mbx.call(msg)?;
+        if reply & regs::msg::NACK != 0 {
+            pr_info!(
+                "igb: the PF refused replayed request {:#x} ({:#010x})\n",
+                ty,
+                reply
+            );
+        } else if reply & 0xffff != ty || reply & regs::msg::ACK == 0 {
+            pr_info!(
+                "igb: unexpected reply {:#010x} to replayed request {:#x}\n",
+                reply,
+                ty
+            );
+            return Err(EPROTO);
+        }
+        Ok(())
+    };
+    if rq.flags & igb::MBX_HAS_MULTICAST != 0 {
+        let count = ((rq.multicast[0] >> 16) & 0xff) as usize;
+        let words = (1 + count.div_ceil(2)).min(igb::MBX_MSG_DWORDS);
+        let mut m = rq.multicast;
+        send(m.get_mut(..words).ok_or(EINVAL)?)?;
+    }
+    for vid in rq.vlans() {
+        send(&mut [igb::msg::SET_VLAN | 1 << 16, u32::from(*vid)])?;
+    }
+    if rq.flags & igb::MBX_HAS_LPE != 0 {
+        send(&mut [igb::msg::SET_LPE, rq.lpe])?;
+    }
+    if rq.flags & igb::MBX_HAS_PROMISC != 0 {
+        send(&mut [rq.promisc])?;
+    }
+    Ok(())
+}
+
 /// Whether every queue reads back disabled and each Tx queue that was enabled has sent what
 /// it was given (head == tail).
 fn quiescent(io: Bar0<'_>, tx_was_on: [bool; 2]) -> bool {
@@ -819,6 +898,8 @@ mod sh_idx {
     pub(super) const MBX_R2C: usize = 3;
     /// Offsets added to the counters of [`super::STAT_REGS`] (five words).
     pub(super) const STATS: usize = 4;
+    /// VMBMEM as the guest wrote it (16 words): the message it sends with REQ.
+    pub(super) const VMBMEM: usize = 16;
 }
 
 /// The statistics counters, in [`Stats`] order (`stat_values`).
@@ -826,7 +907,32 @@ const STAT_REGS: [u32; 5] = {
     use crate::shared::igb::regs as r;
     [r::VFGPRC, r::VFGORC, r::VFGPTC, r::VFGOTC, r::VFMPRC]
 };
-const _: () = assert!(sh_idx::STATS + STAT_REGS.len() <= super::SHADOW_WORDS);
+const _: () = assert!(sh_idx::STATS + STAT_REGS.len() <= sh_idx::VMBMEM);
+const _: () = assert!(sh_idx::VMBMEM + igb::MBX_MSG_DWORDS <= super::SHADOW_WORDS);
+
+/// The guest's mailbox requests kept in `sh` (none if nothing was recorded).
+fn mbx_requests(block: &nic::PrivateBlock) -> igb::MbxRequests {
+    if block.ty != igb::SECTION_IGB_MBX {
+        return igb::MbxRequests::default();
+    }
+    igb::MbxRequests::decode(block.payload()).unwrap_or_default()
+}
+
+/// Keeps `rq` as the shadow's private block (cleared when empty).
+fn keep_mbx_requests(sh: &mut Shadow, rq: &igb::MbxRequests) {
+    sh.block = nic::PrivateBlock::ZERO;
+    if rq.is_empty() {
+        return;
+    }
+    let mut buf = [0u8; igb::MBX_PAYLOAD_LEN];
+    if let Ok(n) = rq.encode(&mut buf) {
+        sh.block.ty = igb::SECTION_IGB_MBX;
+        sh.block.flags = crate::shared::format::SECTION_FLAG_OPTIONAL;
+        if sh.block.set_payload(buf.get(..n).unwrap_or(&[])).is_err() {
+            sh.block = nic::PrivateBlock::ZERO;
+        }
+    }
+}
 
 /// The counters of `s` in [`STAT_REGS`] order.
 fn stat_values(s: &Stats) -> [u64; 5] {
@@ -978,6 +1084,39 @@ mod tests {
         assert_eq!(sh.words[sh_idx::IVAR_MISC], 0);
         assert_eq!(sh.words[sh_idx::MBX_R2C], 0x10);
         assert_eq!(sh.words[sh_idx::STATS], 1234);
+        Ok(())
+    }
+
+    /// The guest sends `msg` through the trapped mailbox: VMBMEM writes, then REQ.
+    fn send(p: &Igb82576Vf, sh: &mut Shadow, msg: &[u32]) {
+        for (i, w) in msg.iter().enumerate() {
+            p.shadow_write(sh, r::VMBMEM + 4 * i as u32, u32::MAX, *w);
+        }
+        p.shadow_write(sh, r::V2PMAILBOX, u32::MAX, regs::V2PMAILBOX::REQ_MASK);
+    }
+
+    #[test]
+    fn mailbox_requests_are_recorded() -> Result {
+        let p = Igb82576Vf;
+        let mut sh = Shadow::default();
+        send(&p, &mut sh, &[0x03 | 1 << 16, 0xfb0]);
+        send(&p, &mut sh, &[0x04 | 1 << 16, 100]);
+        // The MAC and unknown messages are not the record's.
+        send(&p, &mut sh, &[0x02, 1, 2]);
+        // Acking a PF message (no REQ) records nothing.
+        p.shadow_write(&mut sh, r::VMBMEM, u32::MAX, 0x05);
+        p.shadow_write(&mut sh, r::V2PMAILBOX, u32::MAX, regs::V2PMAILBOX::ACK_MASK);
+        let rq = super::mbx_requests(&sh.block);
+        assert_eq!(rq.multicast[..2], [0x03 | 1 << 16, 0xfb0]);
+        assert_eq!(rq.vlans(), &[100]);
+        assert_eq!(rq.flags, crate::shared::igb::MBX_HAS_MULTICAST);
+        // The guest's reset message makes the PF forget everything: so does the record.
+        send(&p, &mut sh, &[0x01]);
+        assert!(super::mbx_requests(&sh.block).is_empty());
+        send(&p, &mut sh, &[0x05, 9018]);
+        assert_eq!(super::mbx_requests(&sh.block).lpe, 9018);
+        p.shadow_write(&mut sh, r::CTRL, u32::MAX, regs::CTRL::RST_MASK);
+        assert!(super::mbx_requests(&sh.block).is_empty());
         Ok(())
     }
 

@@ -223,6 +223,14 @@ fields! {
     RegReserved => "regs.reserved",
     /// Provider register offset.
     RegOffset => "regs.offset",
+    /// The flags of the guest's mailbox requests.
+    MbxFlags => "mbx_requests.flags",
+    /// The number of VLANs the guest asked for.
+    MbxVlanCount => "mbx_requests.vlan_count",
+    /// A VLAN id the guest asked for.
+    MbxVlan => "mbx_requests.vlan",
+    /// A recorded mailbox message.
+    MbxMessage => "mbx_requests.message",
     /// Encoder output buffer.
     Buffer => "output",
 }

@@ -39,6 +39,36 @@ pub const MAILBOX_DWORDS: u16 = 16;
 /// Payload: `u16 count, u16 reserved(0), count x { u32 offset, u32 value }`,
 /// offsets strictly increasing and from [`PRIVATE_REGS`].
 pub const SECTION_IGB_REGS: u16 = 0x8001;
+/// Private section: what the guest asked of the PF through the mailbox besides its MAC (the
+/// last multicast list, the VLANs it added, large frames, promiscuous modes), replayed on the
+/// target. Written with the `OPTIONAL` flag: a destination that does not know it skips it.
+pub const SECTION_IGB_MBX: u16 = 0x8002;
+/// Most VLANs recorded in [`SECTION_IGB_MBX`] (the 82576 has 32 VLAN pool filters).
+pub const MBX_MAX_VLANS: usize = 32;
+/// Dwords of a recorded mailbox message (the VF mailbox size).
+pub const MBX_MSG_DWORDS: usize = 16;
+/// Payload length of [`SECTION_IGB_MBX`].
+pub const MBX_PAYLOAD_LEN: usize = 4 + 4 * MBX_MSG_DWORDS + 4 + 4 + 2 * MBX_MAX_VLANS;
+/// `mbx_requests.flags`: `multicast` holds the last `E1000_VF_SET_MULTICAST` message.
+pub const MBX_HAS_MULTICAST: u16 = 1 << 0;
+/// `mbx_requests.flags`: `lpe` holds the last `E1000_VF_SET_LPE` frame size.
+pub const MBX_HAS_LPE: u16 = 1 << 1;
+/// `mbx_requests.flags`: `promisc` holds the last `E1000_VF_SET_PROMISC` message word.
+pub const MBX_HAS_PROMISC: u16 = 1 << 2;
+/// Mailbox message types (`igbvf/mbx.h`).
+pub mod msg {
+    /// `E1000_VF_SET_MULTICAST`: word 0 bits 23:16 the count, then the hashes as 16-bit
+    /// values from word 1.
+    pub const SET_MULTICAST: u32 = 0x03;
+    /// `E1000_VF_SET_VLAN`: word 0 bit 16 add (else remove), word 1 the VLAN id.
+    pub const SET_VLAN: u32 = 0x04;
+    /// `E1000_VF_SET_LPE`: word 1 the largest frame.
+    pub const SET_LPE: u32 = 0x05;
+    /// `E1000_VF_SET_PROMISC`: word 0 bits 31:16 the modes.
+    pub const SET_PROMISC: u32 = 0x06;
+    /// Most multicast hashes a message carries (igbvf's limit).
+    pub const MAX_MULTICAST: u32 = 30;
+}
 /// Most entries in [`SECTION_IGB_REGS`].
 pub const MAX_REGS: usize = 32;
 
@@ -269,6 +299,184 @@ fn check_regs(payload: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the guest asked of the PF through the mailbox ([`SECTION_IGB_MBX`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MbxRequests {
+    /// [`MBX_HAS_MULTICAST`], [`MBX_HAS_LPE`], [`MBX_HAS_PROMISC`].
+    pub flags: u16,
+    /// Number of valid entries in `vlans`.
+    pub vlan_count: u16,
+    /// The last `E1000_VF_SET_MULTICAST` message, as sent (zero if none).
+    pub multicast: [u32; MBX_MSG_DWORDS],
+    /// The last `E1000_VF_SET_LPE` frame size (zero if none).
+    pub lpe: u32,
+    /// Word 0 of the last `E1000_VF_SET_PROMISC` message (zero if none).
+    pub promisc: u32,
+    /// The VLAN ids the guest added and did not remove, in the order added.
+    pub vlans: [u16; MBX_MAX_VLANS],
+}
+
+impl MbxRequests {
+    /// Whether the guest asked for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.flags == 0 && self.vlan_count == 0
+    }
+
+    /// The VLANs.
+    pub fn vlans(&self) -> &[u16] {
+        self.vlans
+            .get(..usize::from(self.vlan_count))
+            .unwrap_or(&self.vlans)
+    }
+
+    /// Records a message the guest sends (`msg` as in VMBMEM). Returns whether it was one of
+    /// the requests kept; a full VLAN list drops the addition (the PF refuses it too).
+    pub fn record(&mut self, m: &[u32; MBX_MSG_DWORDS]) -> bool {
+        let ty = m[0] & 0xffff;
+        match ty {
+            msg::SET_MULTICAST => {
+                let count = (m[0] >> 16) & 0xff;
+                if count > msg::MAX_MULTICAST {
+                    return false;
+                }
+                self.multicast = [0; MBX_MSG_DWORDS];
+                // The hashes end in word 1 + count / 2; words past them are not part of it.
+                let words = 1 + (count as usize).div_ceil(2);
+                for (d, s) in self.multicast.iter_mut().zip(m.iter()).take(words) {
+                    *d = *s;
+                }
+                if count % 2 == 1 {
+                    if let Some(w) = self.multicast.get_mut(words.saturating_sub(1)) {
+                        *w &= 0xffff;
+                    }
+                }
+                self.multicast[0] = msg::SET_MULTICAST | (count << 16);
+                self.flags |= MBX_HAS_MULTICAST;
+                true
+            }
+            msg::SET_VLAN => {
+                let vid = (m[1] & 0xfff) as u16;
+                let add = m[0] & (1 << 16) != 0;
+                let n = usize::from(self.vlan_count).min(MBX_MAX_VLANS);
+                let pos = self
+                    .vlans
+                    .get(..n)
+                    .and_then(|l| l.iter().position(|v| *v == vid));
+                match (add, pos) {
+                    (true, None) => {
+                        // A full list drops the addition (the PF refuses it too).
+                        if let Some(slot) = self.vlans.get_mut(n) {
+                            *slot = vid;
+                            self.vlan_count = self.vlan_count.saturating_add(1);
+                        }
+                    }
+                    (false, Some(i)) => {
+                        if let Some(rest) = self.vlans.get_mut(i..n) {
+                            rest.rotate_left(1);
+                            if let Some(last) = rest.last_mut() {
+                                *last = 0;
+                            }
+                        }
+                        self.vlan_count = self.vlan_count.saturating_sub(1);
+                    }
+                    _ => {}
+                }
+                true
+            }
+            msg::SET_LPE => {
+                self.lpe = m[1];
+                self.flags |= MBX_HAS_LPE;
+                true
+            }
+            msg::SET_PROMISC => {
+                self.promisc = m[0];
+                self.flags |= MBX_HAS_PROMISC;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The payload of a [`SECTION_IGB_MBX`] section.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(out);
+        w.u16(self.flags);
+        w.u16(self.vlan_count);
+        for v in self.multicast {
+            w.u32(v);
+        }
+        w.u32(self.lpe);
+        w.u32(self.promisc);
+        for v in self.vlans {
+            w.u16(v);
+        }
+        w.finish()
+    }
+
+    /// Decodes and checks a [`SECTION_IGB_MBX`] payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, Error> {
+        if payload.len() != MBX_PAYLOAD_LEN {
+            return Err(Error::new(ErrorKind::BadLength, Field::SectionLen).values(
+                u64::try_from(MBX_PAYLOAD_LEN).unwrap_or(0),
+                u64::try_from(payload.len()).unwrap_or(u64::MAX),
+            ));
+        }
+        let mut r = Reader::new(payload);
+        let mut m = Self {
+            flags: r.u16()?,
+            vlan_count: r.u16()?,
+            ..Self::default()
+        };
+        for v in m.multicast.iter_mut() {
+            *v = r.u32()?;
+        }
+        m.lpe = r.u32()?;
+        m.promisc = r.u32()?;
+        for v in m.vlans.iter_mut() {
+            *v = r.u16()?;
+        }
+        let bad = |f: Field, want: u64, got: u64| {
+            Error::new(ErrorKind::InvalidValue, f).values(want, got)
+        };
+        let known = MBX_HAS_MULTICAST | MBX_HAS_LPE | MBX_HAS_PROMISC;
+        if m.flags & !known != 0 {
+            return Err(bad(Field::MbxFlags, u64::from(known), u64::from(m.flags)));
+        }
+        let n = usize::from(m.vlan_count);
+        if n > MBX_MAX_VLANS {
+            return Err(bad(Field::MbxVlanCount, 32, u64::from(m.vlan_count)));
+        }
+        for (i, v) in m.vlans.iter().enumerate() {
+            if (i < n && *v > 4095) || (i >= n && *v != 0) {
+                return Err(bad(Field::MbxVlan, 0, u64::from(*v)));
+            }
+        }
+        let mc_ok = if m.flags & MBX_HAS_MULTICAST != 0 {
+            m.multicast[0] & 0xff00_ffff == msg::SET_MULTICAST
+                && (m.multicast[0] >> 16) & 0xff <= msg::MAX_MULTICAST
+        } else {
+            m.multicast.iter().all(|v| *v == 0)
+        };
+        if !mc_ok {
+            return Err(bad(
+                Field::MbxMessage,
+                u64::from(msg::SET_MULTICAST),
+                u64::from(m.multicast[0]),
+            ));
+        }
+        let lpe_ok = m.flags & MBX_HAS_LPE != 0 || m.lpe == 0;
+        let promisc_ok = if m.flags & MBX_HAS_PROMISC != 0 {
+            m.promisc & 0xffff == msg::SET_PROMISC
+        } else {
+            m.promisc == 0
+        };
+        if !lpe_ok || !promisc_ok {
+            return Err(bad(Field::MbxMessage, 0, u64::from(m.promisc)));
+        }
+        Ok(m)
+    }
+}
+
 /// The 82576 VF provider.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Igb82576Vf;
@@ -294,17 +502,20 @@ impl Provider for Igb82576Vf {
     }
 
     fn knows_private(&self, ty: u16) -> bool {
-        ty == SECTION_IGB_REGS
+        ty == SECTION_IGB_REGS || ty == SECTION_IGB_MBX
     }
 
     fn check_private(&self, sec: &SectionHeader, payload: &[u8]) -> Result<(), Error> {
-        if sec.ty != SECTION_IGB_REGS {
+        if sec.ty != SECTION_IGB_REGS && sec.ty != SECTION_IGB_MBX {
             return Err(Error::new(ErrorKind::InvalidValue, Field::SectionType)
                 .values(u64::from(SECTION_IGB_REGS), u64::from(sec.ty)));
         }
         if sec.instance != 0 {
             return Err(Error::new(ErrorKind::InvalidValue, Field::SectionInstance)
                 .values(0, u64::from(sec.instance)));
+        }
+        if sec.ty == SECTION_IGB_MBX {
+            return MbxRequests::decode(payload).map(|_| ());
         }
         check_regs(payload)
     }
