@@ -22,8 +22,16 @@ fn records_the_requests_that_matter() {
     let mut r = MbxRequests::default();
     assert!(r.is_empty());
     // 3 hashes: words 1 and 2 (the upper half of word 2 is not part of the message).
-    assert!(r.record(&m(&[msg::SET_MULTICAST | 3 << 16, 0x0002_0001, 0xdead_0003, 0x77])));
-    assert_eq!(&r.multicast[..4], &[msg::SET_MULTICAST | 3 << 16, 0x0002_0001, 0x3, 0]);
+    assert!(r.record(&m(&[
+        msg::SET_MULTICAST | 3 << 16,
+        0x0002_0001,
+        0xdead_0003,
+        0x77
+    ])));
+    assert_eq!(
+        &r.multicast[..4],
+        &[msg::SET_MULTICAST | 3 << 16, 0x0002_0001, 0x3, 0]
+    );
     // A later list replaces the earlier one.
     assert!(r.record(&m(&[msg::SET_MULTICAST | 1 << 16, 0x55])));
     assert_eq!(&r.multicast[..3], &[msg::SET_MULTICAST | 1 << 16, 0x55, 0]);
