@@ -436,7 +436,7 @@ fn unknown_mandatory_section_is_rejected() {
     assert_eq!(e.section, 0x42);
     // Same in the current minor and in the provider range.
     let (_, mut secs) = split(&sample_stream());
-    insert_sorted(&mut secs, filler(0x8002, 0, 0, 8));
+    insert_sorted(&mut secs, filler(0x80ff, 0, 0, 8));
     let e = err(decode(
         &build(&sample_header(), &secs, Raw::default()),
         None,
