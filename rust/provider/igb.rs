@@ -461,52 +461,31 @@ fn ring_area(r: &BufRing) -> (u64, u64) {
     (r.base, u64::from(r.count) * u64::from(r.desc_size))
 }
 
-/// Rx queue `B` as a buffer ring.
+/// Rx queue `B` as a buffer ring (from the same register reads as the snapshot, [`rx_ring`]).
 fn rx_view<B: RegisterBase<RxQueue>>(io: Bar0<'_>) -> BufRing {
-    use regs::{
-        RDBAH,
-        RDBAL,
-        RDH,
-        RDLEN,
-        RDT,
-        SRRCTL, //
-    };
+    let r = rx_ring::<B>(io);
     BufRing {
-        base: addr64(
-            io.read(RDBAH::of::<B>()).into_raw(),
-            io.read(RDBAL::of::<B>()).into_raw(),
-        ),
-        count: (io.read(RDLEN::of::<B>()).into_raw() & regs::DLEN_MASK) / RX_DESC_SIZE,
+        base: r.base,
+        count: (r.len & regs::DLEN_MASK) / RX_DESC_SIZE,
         desc_size: RX_DESC_SIZE,
-        head: io.read(RDH::of::<B>()).into_raw() & regs::DESC_INDEX_MASK,
-        tail: io.read(RDT::of::<B>()).into_raw() & regs::DESC_INDEX_MASK,
-        bufs: rx_bufs(io.read(SRRCTL::of::<B>())),
-        enabled: io.read(regs::RXDCTL::of::<B>()).enable(),
+        head: r.head & regs::DESC_INDEX_MASK,
+        tail: r.tail & regs::DESC_INDEX_MASK,
+        bufs: rx_bufs(regs::SRRCTL::from(r.buf_ctrl)),
+        enabled: regs::RXDCTL::from(r.ctrl).enable(),
     }
 }
 
 /// Tx queue `B`: its descriptor ring and its head write-back word (if enabled) as always-written
-/// areas; none while the queue is disabled.
+/// areas; none while the queue is disabled (from the snapshot's register reads, [`tx_ring`]).
 fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> ((u64, u64), (u64, u64)) {
-    use regs::{
-        TDBAH,
-        TDBAL,
-        TDLEN,
-        TDWBAH,
-        TDWBAL, //
-    };
-    let base = addr64(
-        io.read(TDBAH::of::<B>()).into_raw(),
-        io.read(TDBAL::of::<B>()).into_raw(),
-    );
-    let len = u64::from(io.read(TDLEN::of::<B>()).into_raw() & regs::DLEN_MASK);
-    let wbl = io.read(TDWBAL::of::<B>());
-    let wb = addr64(io.read(TDWBAH::of::<B>()).into_raw(), wbl.into_raw() & !3);
-    if !io.read(regs::TXDCTL::of::<B>()).enable() {
+    let r = tx_ring::<B>(io);
+    if !regs::TXDCTL::from(r.ctrl).enable() {
         return ((0, 0), (0, 0));
     }
-    let ring = (base, len - len % TX_DESC_SIZE);
-    (ring, (wb, if wbl.enable() { 4 } else { 0 }))
+    let len = u64::from(r.len & regs::DLEN_MASK);
+    let ring = (r.base, len - len % TX_DESC_SIZE);
+    let wb_on = regs::TDWBAL::from(lo32(r.wb_addr)).enable();
+    (ring, (r.wb_addr & !3, if wb_on { 4 } else { 0 }))
 }
 
 /// Bound on the wait for the queues to stop in [`Provider::quiesce`].
