@@ -23,31 +23,46 @@ tap_check() { # name command...: ok if the command succeeds
 }
 diag() { echo "# $*"; }
 
-# Counts the ok/not ok lines of a kselftest program's TAP output into the results file.
+# Counts the ok/not ok/skip lines of a kselftest program's TAP output into the results file
+# and prints "# PREFIX: N passed, N failed, N skipped". Returns the program's status, or 1 if
+# it ran no case at all (a -r filter that matches nothing, a crash before the first case) or
+# if every case it ran was skipped: a program that tested nothing has not passed.
 # Usage: run_kselftest PREFIX PROGRAM [ARGS...]
 run_kselftest() {
-	local prefix=$1 log rc
+	local prefix=$1 log rc line status name p=0 f=0 s=0
 	shift
 	log=$(mktemp)
 	"$@" >"$log" 2>&1
 	rc=$?
 	sed 's/^/    /' "$log"
-	grep -E '^(not )?ok [0-9]+ ' "$log" | while read -r line; do
-		local status=ok name
-		case "$line" in "not ok"*) status="not ok" ;; esac
+	while IFS= read -r line; do
+		case "$line" in
+		"not ok "[0-9]*) status="not ok" ;;
+		"ok "[0-9]*) status=ok ;;
+		*) continue ;;
+		esac
 		name=$(echo "$line" | sed -E 's/^(not )?ok [0-9]+ //; s/ # .*//')
 		case "$line" in *"# SKIP"*) status=skip ;; esac
+		case "$status" in ok) p=$((p + 1)) ;; skip) s=$((s + 1)) ;; *) f=$((f + 1)) ;; esac
 		echo "$status $prefix.$name" >>"$VFMIG_OUT/results"
-	done
+	done <"$log"
 	rm -f "$log"
+	echo "# $prefix: $p passed, $f failed, $s skipped (exit $rc)"
+	if [ $((p + f + s)) = 0 ]; then
+		echo "# $prefix: no test case ran: $*"
+		[ "$rc" = 0 ] && rc=1
+	elif [ "$s" -gt 0 ] && [ $((p + f)) = 0 ]; then
+		echo "# $prefix: every case was skipped: $*"
+		[ "$rc" = 0 ] && rc=1
+	fi
 	return $rc
 }
 
 # Runs a KUnit suite of a loaded module (the kernel boots with kunit.enable=1 and without
 # autorun) and records its cases (its debugfs KTAP results) as PREFIX.case lines.
-# Fails if the suite is missing, has no results or any case failed.
+# Fails if the suite is missing, has no results, any case failed or every case was skipped.
 record_kunit() { # prefix suite
-	local d=/sys/kernel/debug/kunit/$2 f n=0 bad=0 line status name
+	local d=/sys/kernel/debug/kunit/$2 f n=0 bad=0 nskip=0 line status name
 	f=$d/results
 	[ -w "$d/run" ] || { diag "no KUnit suite $2 ($d)"; return 1; }
 	echo 1 >"$d/run" || return 1
@@ -64,8 +79,17 @@ record_kunit() { # prefix suite
 		echo "$status $1.$name" >>"$VFMIG_OUT/results"
 		n=$((n + 1))
 		[ "$status" = "not ok" ] && bad=1
+		[ "$status" = skip ] && nskip=$((nskip + 1))
 	done <"$f"
-	[ $n -gt 0 ] && [ $bad = 0 ]
+	[ $nskip -gt 0 ] && diag "KUnit $2: $nskip of $n skipped"
+	[ $n -gt 0 ] && [ $bad = 0 ] && [ $nskip -lt $n ]
+}
+
+# The path of a program of tools/ (cargo workspace, debug profile): under $CARGO_TARGET_DIR when
+# set (scripts/check passes cargo's target directory to the guest), else tools/target. A suite
+# that needs the program fails, not skips, when it is not there.
+vfmig_tool() { # name
+	echo "${CARGO_TARGET_DIR:-$VFMIG_ROOT/tools/target}/debug/$1"
 }
 
 pci_driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }

@@ -136,5 +136,7 @@ tap_check module.rmmod rmmod vfmig
 
 fails=$(grep -c '^not ok' "$VFMIG_OUT/results")
 passes=$(grep -c '^ok' "$VFMIG_OUT/results")
-echo "# guest: $passes passed, $fails failed"
+skips=$(grep -c '^skip' "$VFMIG_OUT/results")
+[ "$skips" = 0 ] || echo "# guest: skipped: $(grep '^skip' "$VFMIG_OUT/results" | cut -d' ' -f2 | tr '\n' ' ')"
+echo "# guest: $passes passed, $fails failed, $skips skipped"
 [ "$fails" = 0 ]

@@ -37,7 +37,7 @@ else
 		tap_check migration.debugfs_state_after grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/state"
 		# The same uAPI through vfmigctl: the kernel's stream decodes with the userspace
 		# decoder (one source, rust/shared), and VF1 accepts VF0's stream.
-		mig_ctl=$VFMIG_ROOT/tools/target/debug/vfmigctl
+		mig_ctl=$(vfmig_tool vfmigctl)
 		if [ -x "$mig_ctl" ]; then
 			mig_tmp=$(mktemp -d)
 			tap_check migration.vfmigctl_status sh -c '"$1" status "$2" | grep -q "STOP_COPY"' sh "$mig_ctl" "$vf0"
@@ -73,7 +73,7 @@ else
 			fi
 			rm -rf "$mig_tmp"
 		else
-			tap_result skip migration.vfmigctl "$mig_ctl not built"
+			tap_fail migration.vfmigctl "$mig_ctl not built (CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-})"
 		fi
 		ip link set "$mig_if" vf 0 mac 00:00:00:00:00:00
 		ip link set "$mig_if" vf 1 mac 00:00:00:00:00:00

@@ -4,7 +4,7 @@
 # identities, and save/restore/dirty failing cleanly (exit 6) while the driver has no
 # migration. Leaves both VFs unbound.
 
-ctl=$VFMIG_ROOT/tools/target/debug/vfmigctl
+ctl=$(vfmig_tool vfmigctl)
 ctl_golden=$VFMIG_ROOT/tools/vfmig-state/tests/golden
 
 # ctl_expect NAME RC TEXT ARGS...: ok if `vfmigctl ARGS` exits RC and its output
@@ -23,7 +23,7 @@ ctl_expect() {
 }
 
 if [ ! -x "$ctl" ]; then
-	tap_result skip vfmigctl.suite "$ctl not built (cargo build --manifest-path tools/Cargo.toml)"
+	tap_fail vfmigctl.suite "$ctl not built (cargo build --manifest-path tools/Cargo.toml; CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-})"
 else
 	ctl_tmp=$(mktemp -d)
 	tap_check vfmigctl.vf0_to_vfmig pci_bind "$vf0" vfmig
