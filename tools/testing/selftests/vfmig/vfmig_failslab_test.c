@@ -280,7 +280,7 @@ TEST_F_TIMEOUT(failslab, sweep, 600)
 	long limit_s = strtol(vfmig_env("VFMIG_FAILSLAB_SECONDS"), NULL, 0) ?: 240;
 	uint64_t end = vf_now_ms() + limit_s * 1000;
 	int close_bad = 0, ret, fds = count_fds();
-	char num[16];
+	char num[24];
 	long n, left;
 
 	/* two clean cycles first: what is checked after each failure works without one */
