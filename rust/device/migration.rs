@@ -701,6 +701,10 @@ impl VfDevice {
         let mut bounce = KVec::with_capacity(len.min(CHUNK), GFP_KERNEL)?;
         let mut done = 0usize;
         while done < len {
+            // A signal ends a long read early with what was copied (bounded syscall time).
+            if done > 0 && kernel::current!().signal_pending() {
+                break;
+            }
             bounce.clear();
             let start;
             {
@@ -749,6 +753,10 @@ impl VfDevice {
         let mut bounce = KVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
         let mut done = 0usize;
         while done < len {
+            // A signal ends a long write early with what was taken (bounded syscall time).
+            if done > 0 && kernel::current!().signal_pending() {
+                break;
+            }
             let n = (len - done).min(CHUNK);
             let chunk = bounce.get_mut(..n).ok_or(EINVAL)?;
             if let Err(e) = reader.read_slice(chunk) {
