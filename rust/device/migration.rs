@@ -380,11 +380,11 @@ impl VfDevice {
                 }
                 Err(Failed::Kept(e)) => {
                     pr_info!(
-                        "{}: migration {} -> {} failed ({}): state stays {}\n",
+                        "{}: migration {} -> {} failed ({:?}): state stays {}\n",
                         self.bdf(),
                         cur.name(),
                         next.name(),
-                        e.to_errno(),
+                        e,
                         cur.name()
                     );
                     st.mig.stats.last_error = e.to_errno();
@@ -393,11 +393,11 @@ impl VfDevice {
                 }
                 Err(Failed::Lost(e)) => {
                     pr_warn!(
-                        "{}: migration {} -> {} failed ({}), device state unknown: ERROR until reset\n",
+                        "{}: migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
                         self.bdf(),
                         cur.name(),
                         next.name(),
-                        e.to_errno()
+                        e
                     );
                     st.mig.state = State::Error;
                     st.mig.queues = None;
@@ -427,9 +427,9 @@ impl VfDevice {
             Some(Ok(pf)) => *pf,
             Some(Err(e)) => {
                 pr_info!(
-                    "{}: save: the PF's view of the VF is not readable ({})\n",
+                    "{}: save: the PF's view of the VF is not readable ({:?})\n",
                     self.bdf(),
-                    e.to_errno()
+                    e
                 );
                 return Err(*e);
             }
@@ -561,9 +561,9 @@ impl VfDevice {
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
         let staging = resume.final_state(fmt).inspect_err(|e| {
             pr_info!(
-                "{}: restore refused: the transfer is incomplete or invalid ({}), device untouched\n",
+                "{}: restore refused: the transfer is incomplete or invalid ({:?}), device untouched\n",
                 self.bdf(),
-                e.to_errno()
+                e
             );
         })?;
         self.verify_pf(staging.pf.as_ref(), pf)?;
@@ -573,9 +573,9 @@ impl VfDevice {
         if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
             // Partly programmed: leave the VF as a reset leaves it.
             pr_warn!(
-                "{}: restore failed while programming the VF ({}): resetting the VF\n",
+                "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
                 self.bdf(),
-                e.to_errno()
+                e
             );
             self.provider.shadow_reset(&mut st.shadow);
             return match self.provider.reset(bar0) {
@@ -605,9 +605,9 @@ impl VfDevice {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
                 pr_err!(
-                    "{}: restore refused: the target's PF settings are not readable ({})\n",
+                    "{}: restore refused: the target's PF settings are not readable ({:?})\n",
                     self.bdf(),
-                    e.to_errno()
+                    e
                 );
                 return Err(*e);
             }
