@@ -27,6 +27,7 @@
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/pm_runtime.h>
+#include <linux/ratelimit.h>
 #include <linux/rtnetlink.h>
 #include <linux/seq_file.h>
 #include <linux/vfio.h>
@@ -43,6 +44,7 @@
  * @migf: the last migration data file handed out (a reference is held), or NULL
  * @trap_start: first byte of the trapped BAR0 range (page aligned)
  * @trap_end: end of the trapped BAR0 range (page aligned); 0: nothing is trapped
+ * @log_rs: limits the kernel messages userspace can cause (refused arcs and restores)
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core;
@@ -52,6 +54,7 @@ struct vfmig_device {
 	struct vfmig_mig_file *migf;
 	u64 trap_start;
 	u64 trap_end;
+	struct ratelimit_state log_rs;
 };
 
 /**
@@ -196,6 +199,13 @@ int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_v
 	if (ivi.vlan > 4095 || ivi.qos > 7 || ivi.linkstate > IFLA_VF_LINK_STATE_DISABLE)
 		return -EINVAL;
 	return 0;
+}
+
+bool vfmig_glue_log_ratelimit(struct vfio_pci_core_device *vdev)
+{
+	struct vfmig_device *vmdev = container_of(vdev, struct vfmig_device, core);
+
+	return __ratelimit(&vmdev->log_rs);
 }
 
 int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len)
@@ -695,6 +705,7 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 {
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 	struct vfio_pci_core_device *vdev = &vmdev->core;
+	const struct vfio_log_ops *log_ops;
 	int ret;
 
 	/*
@@ -705,11 +716,17 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 	 * and a VMM picks IOMMU dirty tracking or refuses migration at realize, instead of failing
 	 * at START. The device's ioctls run only while it is open, so no caller sees the change.
 	 */
-	core_vdev->log_ops = vmdev->trap_end ? &vfmig_log_ops : NULL;
+	log_ops = vmdev->trap_end ? &vfmig_log_ops : NULL;
 #if IS_ENABLED(CONFIG_IOMMUFD)
 	if (core_vdev->iommufd_device)
-		core_vdev->log_ops = NULL;
+		log_ops = NULL;
 #endif
+	/*
+	 * A deviation from vfio.h, which has log_ops set once before registration: nothing reads it
+	 * concurrently but the VFIO debugfs "features" file, hence WRITE_ONCE. The callbacks were
+	 * checked at build time (all three are set).
+	 */
+	WRITE_ONCE(core_vdev->log_ops, log_ops);
 
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
@@ -756,6 +773,7 @@ static int vfmig_init_dev(struct vfio_device *core_vdev)
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 
 	mutex_init(&vmdev->migf_lock);
+	ratelimit_state_init(&vmdev->log_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	return vfio_pci_core_init_dev(core_vdev);
 }
 

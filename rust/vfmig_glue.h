@@ -76,6 +76,11 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
 int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out);
 
 /*
+ * Whether a kernel message that userspace can cause (a refused arc or restore) may be printed
+ * now: a per-device __ratelimit() (default interval and burst).
+ */
+bool vfmig_glue_log_ratelimit(struct vfio_pci_core_device *vdev);
+/*
  * vfio_dma_rw() of @len bytes at @iova into @buf (a read of guest memory as the device sees it;
  * needs a type1 container, see the log_start op).
  */

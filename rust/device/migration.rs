@@ -28,7 +28,8 @@
 //! Lock order, outermost first:
 //!
 //! 1. the C shell's `migf_lock` (the current data file of a device; held by set_state and
-//!    close_device);
+//!    close_device; `rtnl_lock`, for the PF's view, and the dirty tracker's `dirty`, stopped at
+//!    close, are taken under it);
 //! 2. a data file's own `lock` (serializes its read/write calls and guards its `disabled`
 //!    flag; set_state and close_device take it under `migf_lock` to disable a stale file,
 //!    read/write hold it across their call into Rust);
@@ -379,14 +380,17 @@ impl VfDevice {
                     new_file = f;
                 }
                 Err(Failed::Kept(e)) => {
-                    pr_info!(
-                        "{}: migration {} -> {} failed ({:?}): state stays {}\n",
-                        self.bdf(),
-                        cur.name(),
-                        next.name(),
-                        e,
-                        cur.name()
-                    );
+                    // Userspace can repeat a refused arc at will: ratelimited.
+                    if core.log_allowed() {
+                        pr_info!(
+                            "{}: migration {} -> {} failed ({:?}): state stays {}\n",
+                            self.bdf(),
+                            cur.name(),
+                            next.name(),
+                            e,
+                            cur.name()
+                        );
+                    }
                     st.mig.stats.last_error = e.to_errno();
                     st.mig.stats.last_error_arc = Some((cur, next));
                     return Err(e);
@@ -426,11 +430,13 @@ impl VfDevice {
         let pf = match pf {
             Some(Ok(pf)) => *pf,
             Some(Err(e)) => {
-                pr_info!(
-                    "{}: save: the PF's view of the VF is not readable ({:?})\n",
-                    self.bdf(),
-                    e
-                );
+                if core.log_allowed() {
+                    pr_info!(
+                        "{}: save: the PF's view of the VF is not readable ({:?})\n",
+                        self.bdf(),
+                        e
+                    );
+                }
                 return Err(*e);
             }
             None => return Err(EINVAL),
@@ -466,7 +472,6 @@ impl VfDevice {
         }
         st.mig.stats.bytes_saved = len as u64;
         st.mig.stats.save_ns = t0.elapsed().as_nanos();
-        st.mig.stats.saves += 1;
         Ok(buf)
     }
 
@@ -515,6 +520,7 @@ impl VfDevice {
                 // complete stream it received). The snapshot only reads the device.
                 let buf = self.encode_state(st, core, pf, to != State::StopCopy)?;
                 st.mig.save = Some(SaveData { buf, pos: 0 });
+                st.mig.stats.saves += 1;
                 Ok(Some(st.mig.new_gen()))
             }
             (State::PreCopyP2p, State::StopCopy) => {
@@ -523,6 +529,7 @@ impl VfDevice {
                 let last = self.encode_state(st, core, pf, false)?;
                 let save = st.mig.save.as_mut().ok_or(EINVAL)?;
                 save.buf.extend_from_slice(&last, GFP_KERNEL)?;
+                st.mig.stats.saves += 1;
                 Ok(None)
             }
             (State::PreCopy, State::Running) | (State::PreCopyP2p, State::RunningP2p) => {
@@ -558,25 +565,32 @@ impl VfDevice {
     ) -> Result<Option<u64>, Failed> {
         let fmt = self.provider.format();
         let t0 = Instant::<Monotonic>::now();
+        // Userspace can repeat a refused restore at will: its messages are ratelimited.
+        let log = core.log_allowed();
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
         let staging = resume.final_state(fmt).inspect_err(|e| {
+            if !log {
+                return;
+            }
             pr_info!(
                 "{}: restore refused: the transfer is incomplete or invalid ({:?}), device untouched\n",
                 self.bdf(),
                 e
             );
         })?;
-        self.verify_pf(staging.pf.as_ref(), pf)?;
+        self.verify_pf(staging.pf.as_ref(), pf, log)?;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
         let mut q = QueueCtl::default();
         if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
             // Partly programmed: leave the VF as a reset leaves it.
-            pr_warn!(
-                "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
-                self.bdf(),
-                e
-            );
+            if log {
+                pr_warn!(
+                    "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
+                    self.bdf(),
+                    e
+                );
+            }
             self.provider.shadow_reset(&mut st.shadow);
             return match self.provider.reset(bar0) {
                 Ok(()) => Err(Failed::Kept(e)),
@@ -596,7 +610,12 @@ impl VfDevice {
     /// `EPERM`, naming the setting and both values, unless `pf_mismatch_warn=1` makes it a
     /// warning. The MAC is not compared: it goes through the VF's own mailbox, where the PF
     /// driver applies its policy (an administrator MAC on the target refuses another one).
-    fn verify_pf(&self, src: Option<&PfVfConfig>, dst: Option<&Result<PfVfConfig>>) -> Result {
+    fn verify_pf(
+        &self,
+        src: Option<&PfVfConfig>,
+        dst: Option<&Result<PfVfConfig>>,
+        log: bool,
+    ) -> Result {
         let warn_only = crate::module_parameters::pf_mismatch_warn.value();
         let Some(src) = src else {
             return Ok(());
@@ -604,11 +623,13 @@ impl VfDevice {
         let dst = match dst {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
-                pr_err!(
-                    "{}: restore refused: the target's PF settings are not readable ({:?})\n",
-                    self.bdf(),
-                    e
-                );
+                if log {
+                    pr_err!(
+                        "{}: restore refused: the target's PF settings are not readable ({:?})\n",
+                        self.bdf(),
+                        e
+                    );
+                }
                 return Err(*e);
             }
             None => return Err(EINVAL),
@@ -619,6 +640,9 @@ impl VfDevice {
                 continue;
             }
             mismatch = true;
+            if !log {
+                continue;
+            }
             if warn_only {
                 pr_warn!(
                     "{}: restore: PF setting {} differs: source {}, target {} (pf_mismatch_warn=1: the target's is kept)\n",

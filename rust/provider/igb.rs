@@ -224,6 +224,8 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::IVAR_MISC] = ivar_misc;
         ctl.kick = irq.enabled;
         keep_mbx_requests(sh, &requests);
+        // Nothing the target's guest sent is waiting for an answer.
+        sh.words[sh_idx::MBX_PENDING] = 0;
         // Then the mailbox memory the guest left (the handshake overwrote it).
         for (n, v) in mbx.mem().iter().enumerate() {
             io.try_write(
@@ -248,7 +250,14 @@ impl Provider for Igb82576Vf {
     fn reset(&self, bar: &BarMapping) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         io.write_reg(regs::CTRL::zeroed().with_rst(true));
-        Ok(())
+        // RST clears itself when the reset is done (igbvf's e1000_reset_hw_vf waits for it).
+        read_poll_timeout(
+            || Ok(io.read(regs::CTRL).rst()),
+            |rst: &bool| !*rst,
+            Delta::from_micros(10),
+            Delta::from_millis(RESET_TIMEOUT_MS),
+        )
+        .map(|_| ())
     }
 
     fn trap(&self) -> Option<(u32, u32)> {
@@ -319,6 +328,9 @@ impl Provider for Igb82576Vf {
                 sh.block = nic::PrivateBlock::ZERO;
             }
             _ if (r::VMBMEM..r::VMBMEM + 4 * igb::MBX_MSG_DWORDS as u32).contains(&reg) => {
+                // A guest that writes the mailbox memory before reading the PF's reply can no
+                // longer be told an ACK from its own write: what is pending is dropped.
+                sh.words[sh_idx::MBX_PENDING] = 0;
                 let i = sh_idx::VMBMEM + ((reg - r::VMBMEM) / 4) as usize;
                 if let Some(w) = sh.words.get_mut(i) {
                     *w = (*w & !mask) | v;
@@ -531,6 +543,9 @@ fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>, held: bool) -> ((u64, u64), (
     (ring, (r.wb_addr & !3, if wb_on { 4 } else { 0 }))
 }
 
+/// Bound on the wait for a VF software reset to complete in [`Provider::reset`].
+const RESET_TIMEOUT_MS: i64 = 10;
+
 /// Bound on the wait for the queues to stop in [`Provider::quiesce`].
 const QUIESCE_TIMEOUT_MS: i64 = 100;
 
@@ -683,7 +698,8 @@ fn pf_handshake(io: Bar0<'_>, mac: &[u8; 6]) -> Result {
     match mbx.call(&mut m)? {
         t if t == msg::VF_SET_MAC_ADDR | msg::ACK => Ok(()),
         t => {
-            pr_info!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
+            // Userspace can repeat this at will (the migration code reports the EPERM).
+            pr_debug!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
             Err(EPERM)
         }
     }
@@ -698,7 +714,7 @@ fn replay_requests(io: Bar0<'_>, rq: &igb::MbxRequests) -> Result {
         let ty = msg.first().copied().unwrap_or(0) & 0xffff;
         let reply = mbx.call(msg)?;
         if reply & regs::msg::NACK != 0 {
-            pr_info!(
+            pr_debug!(
                 "igb: the PF refused replayed request {:#x} ({:#010x})\n",
                 ty,
                 reply
