@@ -222,6 +222,25 @@ static inline void adv_kmsg_mark(char *tag, size_t len)
 	close(fd);
 }
 
+/* A line in the kernel log too (for steps whose output a kernel crash would lose). */
+static inline void adv_kmsg(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int fd, n;
+
+	n = snprintf(line, sizeof(line), "<6>advtest: ");
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	fd = open("/dev/kmsg", O_WRONLY);
+	if (fd < 0)
+		return;
+	if (write(fd, line, strlen(line)) < 0)
+		; /* best effort */
+	close(fd);
+}
+
 /* The kernel log after the line holding `tag` (the whole log if it is not there); malloc'd, NULL
  * on error. */
 static inline char *adv_dmesg_since(const char *tag)

@@ -749,9 +749,13 @@ TEST_F_TIMEOUT(host, precopy_read_fault, 180)
 	arcs_done = join_within(at, 5000);
 	ksft_print_msg("fault: PRE_COPY -> PRE_COPY_P2P -> STOP_COPY %s while the read is stalled"
 		       "\n", arcs_done ? "done" : "blocked");
+	adv_kmsg("fault: read() of %llu initial bytes stalled in a page fault; PRE_COPY -> "
+		 "PRE_COPY_P2P -> STOP_COPY %s meanwhile\n", (unsigned long long)pi.initial_bytes,
+		 arcs_done ? "done" : "blocked");
 
 	/* the copy fails: the buffer is unmapped, the fault woken (copy_to_user: EFAULT) */
 	ksft_print_msg("fault: failing the stalled copy now\n");
+	adv_kmsg("fault: failing the stalled copy now (munmap + UFFDIO_WAKE: EFAULT)\n");
 	fflush(stdout);
 	fflush(stderr);
 	ASSERT_EQ(0, munmap(buf, page));
@@ -771,6 +775,8 @@ TEST_F_TIMEOUT(host, precopy_read_fault, 180)
 	ksft_print_msg("fault: the read returned %zd (%s); arcs: %s, %s\n", r.ret,
 		       r.ret < 0 ? strerror(r.err) : "bytes", strerror(-a.to_p2p),
 		       strerror(-a.to_stop_copy));
+	adv_kmsg("fault: the read returned %zd (%s)\n", r.ret,
+		 r.ret < 0 ? strerror(r.err) : "bytes");
 	EXPECT_EQ(0, a.to_p2p);
 	EXPECT_EQ(0, a.to_stop_copy);
 	EXPECT_TRUE((r.ret == -1 && r.err == EFAULT) ||
