@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vfmig_adv: small helpers shared by the adversarial regression tests (vfmig_policy_test.c,
+ * vfmig_adv: small helpers shared by the adversarial regression tests (vfmig_trust_test.c,
  * vfmig_dirty_arcs_test.c, vfmig_hostile_test.c), header-only so that vfmig_util.[ch] (also
  * linked by tools/bench) stays as it is: the state stream's layout
  * (Documentation/vfmig/state-format.rst) and its CRC, the kernel log since a marker, the PF

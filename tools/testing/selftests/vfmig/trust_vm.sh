@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs suite_regress.sh alone in the test VM, as run_vm.sh sets it up (PF with 2 VFs, vfmig.ko
+# Runs suite_trust.sh alone in the test VM, as run_vm.sh sets it up (PF with 2 VFs, vfmig.ko
 # installed and loaded, VFs unbound):
-#   scripts/vm --name adv --igb 2 --out /tmp/adv-vm -- tools/testing/selftests/vfmig/regress_vm.sh
+#   scripts/vm --name adv --igb 2 --out /tmp/adv-vm -- tools/testing/selftests/vfmig/trust_vm.sh
 # With the argument "fault" only vfmig_hostile_test's precopy_read_fault runs (on an unfixed
 # module it ends the guest with a kernel BUG); with "quick" everything but that one.
 
@@ -27,17 +27,17 @@ fault)
 	modprobe vfmig experimental_migration=1
 	pci_bind "$vf0" vfmig && pci_bind "$vf1" vfmig
 	VFMIG_BDF=$vf0 VFMIG_BDF2=$vf1 VFMIG_PF_IF=$(pf_netdev "$pf") \
-		run_kselftest regress_fault "$bin/vfmig_hostile_test" -r host.precopy_read_fault
-	tap_check regress.fault_passed test $? -eq 0
+		run_kselftest trust_fault "$bin/vfmig_hostile_test" -r host.precopy_read_fault
+	tap_check trust.fault_passed test $? -eq 0
 	pci_unbind "$vf0"
 	pci_unbind "$vf1"
 	;;
 quick)
-	VFMIG_REGRESS_NO_FAULT=1
-	. "$(dirname "$0")/suite_regress.sh"
+	VFMIG_TRUST_NO_FAULT=1
+	. "$(dirname "$0")/suite_trust.sh"
 	;;
 *)
-	. "$(dirname "$0")/suite_regress.sh"
+	. "$(dirname "$0")/suite_trust.sh"
 	;;
 esac
 fails=$(grep -c '^not ok' "$VFMIG_OUT/results")

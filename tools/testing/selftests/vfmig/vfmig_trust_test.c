@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vfmig_policy_test: host policy must not come from stream data (regression tests for the code
+ * vfmig_trust_test: host policy must not come from stream data (regression tests for the code
  * review of Nov 2026, defect 1). vfmig loaded with experimental_migration=1; the userspace VF
  * driver (vf82576.c) plays the guest.
  *
@@ -14,8 +14,8 @@
  *                         byte as before;
  *      identical_accepted the same setting on both: the restore succeeds, VF1's settings are
  *                         what they were (the MAC aside: it moves through VF1's mailbox);
- *      mismatch_warn      (module loaded with pf_config_mismatch=warn; the suite runs it alone
- *                         with VFMIG_PF_CONFIG_MISMATCH=warn) the mismatching restore succeeds,
+ *      mismatch_warn      (module loaded with pf_mismatch_warn=1; the suite runs it alone
+ *                         with VFMIG_PF_MISMATCH_WARN=1) the mismatching restore succeeds,
  *                         with a "differs" warning in the log, and VF1's settings are still
  *                         unchanged: never applied.
  *    The MAC is not compared (the guest's MAC moves through the target VF's mailbox); link
@@ -29,7 +29,7 @@
  *    right; ack_recorded checks that ACKed VLAN and multicast requests are kept.
  *
  * Environment: VFMIG_BDF (VF0), VFMIG_BDF2 (VF1, same PF), VFMIG_PF_IF (the PF netdev, up),
- * VFMIG_PF_CONFIG_MISMATCH ("warn" when the module was loaded with pf_config_mismatch=warn).
+ * VFMIG_PF_MISMATCH_WARN ("1" when the module was loaded with pf_mismatch_warn=1).
  * The tests change VF0's and VF1's administrator settings and put them back to igb's defaults
  * (vlan 0, spoofchk on, trust off, max_tx_rate 0) in their teardown.
  */
@@ -334,9 +334,9 @@ TEST_F_TIMEOUT(pfcfg, mismatch_warn, 120)
 	char *log;
 	ssize_t len;
 
-	if (strcmp(vfmig_env("VFMIG_PF_CONFIG_MISMATCH"), "warn"))
-		SKIP(return, "needs vfmig loaded with pf_config_mismatch=warn "
-			     "(VFMIG_PF_CONFIG_MISMATCH=warn)");
+	if (strcmp(vfmig_env("VFMIG_PF_MISMATCH_WARN"), "1"))
+		SKIP(return, "needs vfmig loaded with pf_mismatch_warn=1 "
+			     "(VFMIG_PF_MISMATCH_WARN=1)");
 	ASSERT_EQ(0, ioctl(t->vf1.device_fd, VFIO_DEVICE_RESET));
 	if (apply_setting(_metadata, t, variant, t->idx0))
 		SKIP(return, "igb refuses `%s` here", variant->set);
@@ -345,7 +345,7 @@ TEST_F_TIMEOUT(pfcfg, mismatch_warn, 120)
 	adv_kmsg_mark(tag, sizeof(tag));
 	ret = restore_keep(_metadata, &t->vf1, t->stream, len, &werr, &fd);
 	EXPECT_EQ(0, werr);
-	EXPECT_EQ(0, ret) TH_LOG("pf_config_mismatch=warn: RESUMING -> STOP: %s", strerror(-ret));
+	EXPECT_EQ(0, ret) TH_LOG("pf_mismatch_warn=1: RESUMING -> STOP: %s", strerror(-ret));
 	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, mig_get(t->vf1.device_fd));
 	log = adv_dmesg_since(tag);
 	ASSERT_NE(NULL, log);
