@@ -222,14 +222,15 @@ static inline void adv_kmsg_mark(char *tag, size_t len)
 	close(fd);
 }
 
-/* A line in the kernel log too (for steps whose output a kernel crash would lose). */
+/* A line in the kernel log (and on the console) too, for steps whose output a kernel crash
+ * would lose. */
 static inline void adv_kmsg(const char *fmt, ...)
 {
 	char line[256];
 	va_list ap;
 	int fd, n;
 
-	n = snprintf(line, sizeof(line), "<6>advtest: ");
+	n = snprintf(line, sizeof(line), "<5>advtest: ");	/* above loglevel=6: on the console */
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
@@ -377,6 +378,16 @@ static inline uint32_t adv_mbx_request(struct vf_dev *vf, const uint32_t *msg, i
 	    vf_mbx_read(vf, reply, words, VFMIG_MBX_TIMEOUT_MS))
 		return 0;
 	return reply[0];
+}
+
+/* mig_state_name() with the PRE_COPY states. */
+static inline const char *adv_state_name(int state)
+{
+	switch (state) {
+	case 6: return "PRE_COPY";		/* VFIO_DEVICE_STATE_PRE_COPY */
+	case 7: return "PRE_COPY_P2P";		/* VFIO_DEVICE_STATE_PRE_COPY_P2P */
+	default: return state < 0 ? strerror(-state) : mig_state_name(state);
+	}
 }
 
 #endif /* VFMIG_ADV_H */

@@ -202,10 +202,10 @@ TEST_F_TIMEOUT(host, truncated_keeps_resuming, 120)
 	ret = mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
 	state = mig_get(dev);
 	ksft_print_msg("truncated: RESUMING -> STOP: %s, state %s\n", strerror(-ret),
-		       mig_state_name(state));
+		       adv_state_name(state));
 	EXPECT_EQ(-EBADMSG, ret);
 	EXPECT_EQ(VFIO_DEVICE_STATE_RESUMING, state) TH_LOG("a refused transfer left %s",
-							    mig_state_name(state));
+							    adv_state_name(state));
 	EXPECT_EQ(MARKER, vf_rd32(&self->vf1, VF_RDBAL)) TH_LOG("the target was touched");
 	/* the rest of the transfer, on the same fd, then the arc again */
 	errno = 0;
@@ -239,8 +239,8 @@ static void recover(struct __test_metadata *_metadata, struct vf_dev *vf, uint32
 
 	if (state == (int)want)
 		return;
-	ksft_print_msg("memory: state %s, expected %s: reset to go on\n", mig_state_name(state),
-		       mig_state_name(want));
+	ksft_print_msg("memory: state %s, expected %s: reset to go on\n", adv_state_name(state),
+		       adv_state_name(want));
 	ASSERT_EQ(0, memory_enable(vf, true));
 	ASSERT_EQ(0, ioctl(vf->device_fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(0, memory_enable(vf, true));
@@ -267,7 +267,7 @@ TEST_F_TIMEOUT(host, memory_off_keeps_state, 120)
 	ret = mig_set(vf->device_fd, VFIO_DEVICE_STATE_RUNNING_P2P, NULL);
 	state = mig_get(vf->device_fd);
 	ksft_print_msg("memory off: RUNNING -> RUNNING_P2P: %s, state %s\n",
-		       ret ? strerror(-ret) : "succeeded", mig_state_name(state));
+		       ret ? strerror(-ret) : "succeeded", adv_state_name(state));
 	EXPECT_EQ(-EIO, ret);
 	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, state);
 	recover(_metadata, vf, VFIO_DEVICE_STATE_RUNNING);
@@ -281,7 +281,7 @@ TEST_F_TIMEOUT(host, memory_off_keeps_state, 120)
 	ret = mig_set(vf->device_fd, VFIO_DEVICE_STATE_RUNNING, NULL);
 	state = mig_get(vf->device_fd);
 	ksft_print_msg("memory off: RUNNING_P2P -> RUNNING: %s, state %s\n",
-		       ret ? strerror(-ret) : "succeeded", mig_state_name(state));
+		       ret ? strerror(-ret) : "succeeded", adv_state_name(state));
 	EXPECT_EQ(-EIO, ret);
 	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING_P2P, state);
 	recover(_metadata, vf, VFIO_DEVICE_STATE_RUNNING_P2P);
@@ -356,11 +356,11 @@ TEST_F_TIMEOUT(host, stalled_tx_keeps_state, 120)
 	ret = mig_set(vf->device_fd, VFIO_DEVICE_STATE_RUNNING_P2P, NULL);
 	state = mig_get(vf->device_fd);
 	ksft_print_msg("stall: RUNNING -> RUNNING_P2P: %s, state %s, RXDCTL 0x%08x TXDCTL 0x%08x\n",
-		       ret ? strerror(-ret) : "succeeded", mig_state_name(state),
+		       ret ? strerror(-ret) : "succeeded", adv_state_name(state),
 		       vf_rd32(vf, VF_RXDCTL), vf_rd32(vf, VF_TXDCTL));
 	ASSERT_NE(0, ret) TH_LOG("the quiesce did not wait for the queued frame");
 	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, state) TH_LOG("a failed, undoable quiesce left %s",
-							   mig_state_name(state));
+							   adv_state_name(state));
 	EXPECT_TRUE(vf_rd32(vf, VF_RXDCTL) & VF_RXDCTL_ENABLE) TH_LOG("the guest's Rx queue is off");
 	EXPECT_TRUE(vf_rd32(vf, VF_TXDCTL) & VF_TXDCTL_ENABLE) TH_LOG("the guest's Tx queue is off");
 	if (state != VFIO_DEVICE_STATE_RUNNING) {
@@ -379,7 +379,7 @@ TEST_F_TIMEOUT(host, stalled_tx_keeps_state, 120)
 	ret = mig_set(vf->device_fd, VFIO_DEVICE_STATE_PRE_COPY_P2P, NULL);
 	state = mig_get(vf->device_fd);
 	ksft_print_msg("stall: PRE_COPY -> PRE_COPY_P2P: %s, state %s\n",
-		       ret ? strerror(-ret) : "succeeded", mig_state_name(state));
+		       ret ? strerror(-ret) : "succeeded", adv_state_name(state));
 	ASSERT_NE(0, ret);
 	EXPECT_EQ(VFIO_DEVICE_STATE_PRE_COPY, state);
 	EXPECT_TRUE(vf_rd32(vf, VF_TXDCTL) & VF_TXDCTL_ENABLE) TH_LOG("the guest's Tx queue is off");
@@ -426,7 +426,7 @@ TEST_F_TIMEOUT(host, other_device_refused, 120)
 		ret = mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
 		state = mig_get(dev);
 		ksft_print_msg("other: %s: write %s, RESUMING -> STOP %s, state %s\n", what[i],
-			       strerror(-werr), strerror(-ret), mig_state_name(state));
+			       strerror(-werr), strerror(-ret), adv_state_name(state));
 		EXPECT_TRUE(werr || ret) TH_LOG("%s: accepted", what[i]);
 		EXPECT_NE(VFIO_DEVICE_STATE_STOP, state) TH_LOG("%s", what[i]);
 		EXPECT_EQ(MARKER, vf_rd32(&self->vf1, VF_RDBAL)) TH_LOG("%s: target touched",

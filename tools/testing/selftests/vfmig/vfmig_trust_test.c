@@ -280,11 +280,11 @@ TEST_F_TIMEOUT(pfcfg, mismatch_refused, 120)
 	ret = restore_keep(_metadata, &t->vf1, t->stream, len, &werr, &fd);
 	state = mig_get(t->vf1.device_fd);
 	ksft_print_msg("pfcfg: %s differs: write %s, RESUMING -> STOP %s, state %s\n", variant->name,
-		       strerror(-werr), strerror(-ret), mig_state_name(state));
+		       strerror(-werr), strerror(-ret), adv_state_name(state));
 	EXPECT_EQ(0, werr);
 	EXPECT_EQ(-EPERM, ret) TH_LOG("restoring a stream whose `%s` differs from the target's",
 				      variant->set);
-	EXPECT_EQ(VFIO_DEVICE_STATE_RESUMING, state) TH_LOG("state %s", mig_state_name(state));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RESUMING, state) TH_LOG("state %s", adv_state_name(state));
 	log = adv_dmesg_since(tag);
 	ASSERT_NE(NULL, log);
 	EXPECT_TRUE(differs_logged(log, variant, true))
