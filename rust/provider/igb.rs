@@ -102,7 +102,7 @@ impl Provider for Igb82576Vf {
         // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
         // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
         // (`CoreDevice::pf_vf_config`) when it saves; `restore` sets its MAC through the
-        // mailbox and the migration code applies the rest (`CoreDevice::pf_apply`).
+        // mailbox, and the migration code checks the rest against the target's (never sets it).
         st.pf = None;
         Ok(())
     }
@@ -162,6 +162,41 @@ impl Provider for Igb82576Vf {
         else {
             return Err(EINVAL);
         };
+        // First the PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"), the
+        // part the PF may refuse (an administrator MAC on the target refuses another one), so
+        // that a refusal leaves the VF's registers as they were: every VF reset or FLR makes
+        // igb forget a guest-chosen MAC and keep the VF's Rx/Tx (VFRE/VFTE) off until the VF
+        // sends E1000_VF_RESET. The queues are disabled and the guest is not running
+        // (RESUMING -> STOP), so nobody else uses the mailbox: send the reset message, then the
+        // saved MAC, as the guest's driver did at probe, then what the guest asked of the PF
+        // besides its MAC (only what the source's PF ACKed), as the guest asked it; the PF
+        // judges each one. The conversation overwrites the mailbox memory: on a refusal it is
+        // put back as it was.
+        let requests = st
+            .private()
+            .iter()
+            .find(|b| b.ty == igb::SECTION_IGB_MBX)
+            .map(mbx_requests)
+            .unwrap_or_default();
+        if let Some(pf) = &st.pf {
+            let mut before = [0u32; igb::MBX_MSG_DWORDS];
+            for (n, w) in before.iter_mut().enumerate() {
+                *w = io
+                    .try_read(regs::VMBMEM::try_at(n).ok_or(EINVAL)?)?
+                    .into_raw();
+            }
+            if let Err(e) = pf_handshake(io, &pf.mac).and_then(|()| replay_requests(io, &requests))
+            {
+                for (n, w) in before.iter().enumerate() {
+                    io.try_write(
+                        regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
+                        regs::VMBMEM::from(*w),
+                    )?;
+                }
+                return Err(e);
+            }
+        }
+        // Then the VF's own registers, every queue disabled.
         *ctl = QueueCtl::default();
         ctl.rx[0] = rx_program::<RxQ0>(io, rx0);
         ctl.rx[1] = rx_program::<RxQ1>(io, rx1);
@@ -188,23 +223,6 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::IVAR0] = ivar0;
         sh.words[sh_idx::IVAR_MISC] = ivar_misc;
         ctl.kick = irq.enabled;
-        //
-        // The PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"): every VF
-        // reset or FLR makes igb forget a guest-chosen MAC and keep the VF's Rx/Tx
-        // (VFRE/VFTE) off until the VF sends E1000_VF_RESET. The queues are disabled and the
-        // guest is not running (RESUMING -> STOP), so nobody else uses the mailbox: send the
-        // reset message, then the saved MAC, as the guest's driver did at probe.
-        // Then what the guest asked of the PF besides its MAC, as the guest asked it.
-        let requests = st
-            .private()
-            .iter()
-            .find(|b| b.ty == igb::SECTION_IGB_MBX)
-            .map(mbx_requests)
-            .unwrap_or_default();
-        if let Some(pf) = &st.pf {
-            pf_handshake(io, &pf.mac)?;
-            replay_requests(io, &requests)?;
-        }
         keep_mbx_requests(sh, &requests);
         // Then the mailbox memory the guest left (the handshake overwrote it).
         for (n, v) in mbx.mem().iter().enumerate() {
@@ -222,8 +240,8 @@ impl Provider for Igb82576Vf {
                 sh.words[sh_idx::STATS + i] = lo32(saved).wrapping_sub(hw);
             }
         }
-        // The administrator settings in `st.pf` are applied by the migration code through the
-        // PF netdev (`CoreDevice::pf_apply`).
+        // The administrator settings in `st.pf` are the host's: checked against the target's
+        // by the migration code before this, never set.
         Ok(())
     }
 
