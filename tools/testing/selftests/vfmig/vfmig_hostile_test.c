@@ -212,6 +212,59 @@ TEST_F_TIMEOUT(host, truncated_keeps_resuming, 120)
 	close(fd);
 }
 
+/*
+ * The quiesce of RUNNING -> RUNNING_P2P (and PRE_COPY -> PRE_COPY_P2P) waits, bounded, for the
+ * Tx queues to drain (TDH == TDT). A guest whose VF was reset (CTRL.RST) and that enabled its Tx
+ * queue again without the mailbox reset handshake has Tx off at the PF (VFTE): a frame queued
+ * then never leaves and the quiesce times out. Nothing was lost: the driver only cleared the
+ * queue enables, which it can put back. The arc fails, the state stays RUNNING (PRE_COPY, with
+ * its data fd working) and the guest's queues are enabled again; once the PF lets the VF
+ * transmit (the handshake), the same arcs succeed.
+ */
+static void tx_stall(struct __test_metadata *_metadata, FIXTURE_DATA(host) *self)
+{
+	static uint8_t frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct vf_dev *vf = &self->vf0;
+	uint32_t tdh, tdt;
+
+	vf_wr32(vf, VF_CTRL, VF_CTRL_RST);	/* the PF turns the VF's Tx off (VFTE) */
+	usleep(200 * 1000);
+	vf_rd32(vf, VF_V2PMAILBOX);		/* RSTD, read to clear */
+	self->rx.head = self->rx.tail = 0;
+	self->tx.head = self->tx.tail = 0;
+	ASSERT_EQ(0, vf_rx_attach(vf, &self->rx));
+	ASSERT_EQ(0, vf_tx_attach(vf, &self->tx));
+	vf_rx_post(vf, &self->rx, -1);
+	ASSERT_EQ(0, vf_tx_send(vf, &self->tx, frame, sizeof(frame)));
+	usleep(100 * 1000);
+	tdh = vf_rd32(vf, VF_TDH);
+	tdt = vf_rd32(vf, VF_TDT);
+	ksft_print_msg("stall: after CTRL.RST without the handshake, a queued frame: TDH %u TDT %u\n",
+		       tdh, tdt);
+	ASSERT_NE(tdh, tdt) TH_LOG("the frame left although the PF has the VF's Tx off: no stall");
+}
+
+/* The PF lets the VF transmit again (E1000_VF_RESET through the mailbox, without CTRL.RST), and
+ * the stalled frame goes (TDT written again). */
+static void tx_unstall(struct __test_metadata *_metadata, FIXTURE_DATA(host) *self)
+{
+	const uint32_t msg[1] = { VF_MSG_RESET };
+	struct vf_dev *vf = &self->vf0;
+	uint32_t reply;
+	uint64_t end;
+
+	reply = adv_mbx_request(vf, msg, 1);
+	ASSERT_NE(0, reply) TH_LOG("mailbox reset handshake failed");
+	if (reply & VF_MSG_NACK) {	/* no MAC assigned: the guest sets its own */
+		ASSERT_EQ(0, vf_set_mac(vf, vf->mac, VFMIG_MBX_TIMEOUT_MS));
+	}
+	vf_wr32(vf, VF_TDT, self->tx.tail);
+	end = vf_now_ms() + 1000;
+	while (vf_rd32(vf, VF_TDH) != vf_rd32(vf, VF_TDT) && vf_now_ms() < end)
+		usleep(1000);
+	ASSERT_EQ(vf_rd32(vf, VF_TDT), vf_rd32(vf, VF_TDH)) TH_LOG("the frame still does not leave");
+}
+
 TEST_F_TIMEOUT(host, stalled_tx_keeps_state, 120)
 {
 	struct vfio_precopy_info pi = { .argsz = sizeof(pi) };
