@@ -510,37 +510,94 @@ static int vfmig_mig_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/* Bytes of a data fd's read or write handled per step (one kernel bounce buffer). */
+#define VFMIG_MIG_CHUNK 4096
+
+/*
+ * read() of a save data fd, one chunk at a time: under the file's lock (which keeps the file
+ * from being disabled, and so the device from going away, meanwhile) Rust copies the next bytes
+ * of the stream into a kernel buffer; the copy to userspace happens with no lock held, so a
+ * reader stalled in a page fault (userfaultfd, FUSE) holds up no state change, reset or close.
+ * Bytes that do not reach userspace are given back. A pending signal ends the read early.
+ */
 static ssize_t vfmig_mig_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
 {
 	struct vfmig_mig_file *migf = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u8 *kbuf;
 
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (migf->disabled)
-		ret = -ENODEV;
-	else
-		ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, buf, len);
-	mutex_unlock(&migf->lock);
-	return ret;
+	kbuf = kmalloc(VFMIG_MIG_CHUNK, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t start = 0;
+
+		if (done && signal_pending(current))
+			break;
+		mutex_lock(&migf->lock);
+		if (migf->disabled)
+			ret = -ENODEV;
+		else
+			ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, kbuf,
+						min_t(size_t, len - done, VFMIG_MIG_CHUNK), &start);
+		mutex_unlock(&migf->lock);
+		if (ret <= 0)
+			break;
+		if (copy_to_user(buf + done, kbuf, ret)) {
+			mutex_lock(&migf->lock);
+			if (!migf->disabled)
+				vfmig_rs_mig_unread(migf->vmdev->rs, migf->gen, start);
+			mutex_unlock(&migf->lock);
+			ret = -EFAULT;
+			break;
+		}
+		done += ret;
+	}
+	kfree(kbuf);
+	return done ? done : ret;
 }
 
+/*
+ * write() of a resume data fd, one chunk at a time: copied from userspace with no lock held,
+ * then fed to Rust under the file's lock. A stream error is returned at once.
+ */
 static ssize_t vfmig_mig_write(struct file *filp, const char __user *buf, size_t len,
 			       loff_t *pos)
 {
 	struct vfmig_mig_file *migf = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u8 *kbuf;
 
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (migf->disabled)
-		ret = -ENODEV;
-	else
-		ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, buf, len);
-	mutex_unlock(&migf->lock);
-	return ret;
+	kbuf = kmalloc(VFMIG_MIG_CHUNK, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t n = min_t(size_t, len - done, VFMIG_MIG_CHUNK);
+
+		if (done && signal_pending(current))
+			break;
+		if (copy_from_user(kbuf, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		mutex_lock(&migf->lock);
+		if (migf->disabled)
+			ret = -ENODEV;
+		else
+			ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, kbuf, n);
+		mutex_unlock(&migf->lock);
+		if (ret)
+			break;
+		done += n;
+	}
+	kfree(kbuf);
+	return done ? done : ret;
 }
 
 /*
