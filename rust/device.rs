@@ -100,9 +100,9 @@ struct DevState {
     /// it is closed. Dropped under the lock in [`VfDevice::close`], before `vfio_pci_core`
     /// unmaps the BAR, so every register access (made under the lock) sees a live mapping.
     bar0: Option<BarMapping>,
-    /// Migration state (`experimental_migration=1`); RUNNING otherwise.
+    /// Migration state (module parameter `migration`, on by default); RUNNING otherwise.
     mig: migration::Migration,
-    /// The provider's register shadows, fed by the trapped BAR accesses (`experimental_migration=1`).
+    /// The provider's register shadows, fed by the trapped BAR accesses (with `migration`).
     shadow: Shadow,
 }
 

@@ -8,7 +8,7 @@
  * declared in vfmig_glue.h. Module init/exit are Rust's (module! in vfmig_main.rs), which
  * registers this driver through vfmig_glue_register_driver().
  *
- * Migration (module parameter experimental_migration=1): the vfio_migration_ops and the data
+ * Migration (module parameter migration, on by default): the vfio_migration_ops and the data
  * fd's file_operations are here; every decision (arcs, stream, generations) is Rust's. The
  * reset_done error handler tells Rust the function was reset (migration state back to RUNNING).
  *
@@ -879,7 +879,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto out_put;
 
-	/* Rust decides whether migration is offered (module parameter experimental_migration). */
+	/* Rust decides whether migration is offered (module parameter migration). */
 	mig_flags = vfmig_rs_migration_flags();
 	if (mig_flags) {
 		vmdev->core.vdev.migration_flags = mig_flags;

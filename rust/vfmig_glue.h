@@ -107,7 +107,7 @@ int vfmig_rs_show_regs(void *rs, struct vfio_pci_core_device *vdev, struct seq_f
 
 /*
  * Migration (uAPI v2). vfmig_rs_migration_flags() is the VFIO_MIGRATION_* set to register (0:
- * no mig_ops, the module parameter experimental_migration is off).
+ * no mig_ops, the module parameter migration is 0).
  *
  * vfmig_rs_mig_set_state() moves the device to @new_state (walking single arcs); it returns 1
  * if the caller must return a new data fd of generation *@new_gen, 0 if not, or -errno. Either

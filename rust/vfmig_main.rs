@@ -26,9 +26,9 @@ module! {
     description: "VFIO PCI variant driver with live migration for SR-IOV NIC virtual functions",
     license: "GPL",
     params: {
-        experimental_migration: bool {
-            default: false,
-            description: "Offer VFIO migration (STOP_COPY, P2P): first cut, see Documentation/vfmig/design.rst",
+        migration: bool {
+            default: true,
+            description: "Offer VFIO migration (STOP_COPY, P2P, PRE_COPY) and DMA dirty logging, trapping BAR0 (default on); 0: VFIO access exactly as vfio-pci, no migration (Documentation/vfmig/operation.rst)",
         },
         pf_mismatch_warn: bool {
             default: false,
@@ -44,9 +44,9 @@ impl kernel::Module for VfmigModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         glue::register_driver()?;
         let migration = if device::migration_features() != 0 {
-            "on (experimental)"
+            "on"
         } else {
-            "off"
+            "off (migration=0)"
         };
         pr_info!(
             "registered for {} device provider(s), migration {}\n",

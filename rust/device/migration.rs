@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! VFIO migration uAPI v2 for a VF (first cut, `experimental_migration=1`).
+//! VFIO migration uAPI v2 for a VF (module parameter `migration`, on by default).
 //!
 //! The driver implements single arcs; [`VfDevice::mig_set_state`] walks a multi-step request
 //! with the shared state machine ([`fsm::next_state`], identical to the kernel's
@@ -101,11 +101,11 @@ impl From<kernel::alloc::AllocError> for Failed {
     }
 }
 
-/// The migration features the module offers: STOP_COPY and P2P with
-/// `experimental_migration=1`, none otherwise (then no migration ops are registered and the
+/// The migration features the module offers: STOP_COPY, P2P and PRE_COPY with `migration=1`
+/// (the default), none with `migration=0` (then no migration ops are registered and the
 /// MIGRATION feature answers `ENOTTY`).
 pub(crate) fn migration_features() -> u32 {
-    if crate::module_parameters::experimental_migration.value() {
+    if crate::module_parameters::migration.value() {
         Features::STOP_COPY | Features::P2P | Features::PRE_COPY
     } else {
         0

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # Regression tests for the defects of the Nov 2026 code review (one test per defect, each
-# asserting the fixed behaviour): reloads vfmig with experimental_migration=1, binds VF0 and VF1
+# asserting the fixed behaviour): reloads vfmig with migration on (the default), binds VF0 and VF1
 # and runs
 #   vfmig_trust_test       administrator settings (trust, spoofchk, vlan/qos, max_tx_rate) are
 #                          compared, never applied from the stream; the guest's mailbox requests
@@ -11,7 +11,7 @@
 #   vfmig_hostile_test     PRECOPY_INFO at the end of the initial data, failed arcs keeping the
 #                          last good state, hostile streams and writers;
 # then reloads it with pf_mismatch_warn=1 for vfmig_trust_test's warn case, and last, with
-# experimental_migration=1 again, the data-fd read that fails across PRE_COPY_P2P -> STOP_COPY
+# migration=1 again, the data-fd read that fails across PRE_COPY_P2P -> STOP_COPY
 # (on a module that underflows its read position this is a kernel BUG: the guest panics).
 # Reloads vfmig without parameters; leaves the VFs unbound, their MACs unassigned and their
 # administrator settings at igb's defaults.
@@ -37,7 +37,7 @@ reg_run() { # name program [args...]
 for reg_p in vfmig_trust_test vfmig_dirty_arcs_test vfmig_hostile_test; do
 	[ -x "$reg_bin/$reg_p" ] || tap_fail "trust.$reg_p" "$reg_bin/$reg_p not built"
 done
-if tap_check trust.load_experimental reg_load experimental_migration=1; then
+if tap_check trust.load reg_load migration=1; then
 	# The kselftests choose the VFs' MACs through the mailbox (no administrative MACs).
 	ip link set "$reg_if" vf 0 mac 00:00:00:00:00:00
 	ip link set "$reg_if" vf 1 mac 00:00:00:00:00:00
@@ -47,7 +47,7 @@ if tap_check trust.load_experimental reg_load experimental_migration=1; then
 	# The administrator asks for a warning instead of a refusal: the restore goes on, the
 	# target's settings stay as they are.
 	if tap_check trust.load_pf_mismatch_warn \
-		reg_load experimental_migration=1 pf_mismatch_warn=1; then
+		reg_load migration=1 pf_mismatch_warn=1; then
 		VFMIG_PF_MISMATCH_WARN=1 reg_run pf_settings_warn "$reg_bin/vfmig_trust_test" \
 			-t mismatch_warn
 	fi
@@ -56,7 +56,7 @@ if tap_check trust.load_experimental reg_load experimental_migration=1; then
 	# results on such a module.
 	if [ "${VFMIG_TRUST_NO_FAULT:-}" = 1 ]; then
 		tap_result skip trust.fault_passed "VFMIG_TRUST_NO_FAULT=1"
-	elif tap_check trust.reload_experimental reg_load experimental_migration=1; then
+	elif tap_check trust.reload reg_load migration=1; then
 		reg_run fault "$reg_bin/vfmig_hostile_test" -r host.precopy_read_fault
 	fi
 	ip link set "$reg_if" vf 0 mac 00:00:00:00:00:00

@@ -24,7 +24,7 @@ bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
 case "${1:-}" in
 fault)
 	rmmod vfmig
-	modprobe vfmig experimental_migration=1
+	modprobe vfmig
 	pci_bind "$vf0" vfmig && pci_bind "$vf1" vfmig
 	VFMIG_BDF=$vf0 VFMIG_BDF2=$vf1 VFMIG_PF_IF=$(pf_netdev "$pf") \
 		run_kselftest trust_fault "$bin/vfmig_hostile_test" -r host.precopy_read_fault

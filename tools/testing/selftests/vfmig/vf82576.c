@@ -37,7 +37,7 @@
  * - vfio-pci (and vfmig) reset the VF (FLR) when the device is opened and closed: the PF sees
  *   VFLRE each time, so every open must be followed by the reset handshake before traffic.
  * - All BAR0 accesses must be 32-bit; unknown offsets read 0 and writes are dropped.
- * - vfmig loaded with experimental_migration=1 traps all of BAR0 (it keeps shadows of EIMS, IVAR,
+ * - vfmig loaded with migration on (the default) traps all of BAR0 (it keeps shadows of EIMS, IVAR,
  *   the statistics and the mailbox status, and logs the buffers the doorbells hand over): the
  *   region has no VFIO_REGION_INFO_FLAG_MMAP and no sparse mmap capability, every mmap of it
  *   fails with EINVAL, and vf_open maps nothing: every register goes through pread/pwrite on the

@@ -2,7 +2,7 @@
 /*
  * vfmig_dirty_arcs_test: DMA dirty logging across vfmig's own quiesce/unquiesce (regression
  * tests for the code review of Nov 2026, defects 2 and 6). vfmig loaded with
- * experimental_migration=1.
+ * migration=1.
  *
  *  - arcs.written_pages_reported: Rx buffers are posted (RDT) while the VF runs, each at its own
  *    page of a 4 MiB area; then, per variant,
@@ -172,7 +172,7 @@ FIXTURE_SETUP(arcs)
 	ASSERT_EQ(0, vf_dma_map(&self->c, &self->ringmem, RING_AREA_SIZE, RING_IOVA));
 	ret = vfmig_feature(self->vf.device_fd, VFIO_DEVICE_FEATURE_PROBE |
 			    VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0);
-	ASSERT_EQ(0, ret) TH_LOG("DMA logging not offered (%s): experimental_migration=1?",
+	ASSERT_EQ(0, ret) TH_LOG("DMA logging not offered (%s): migration=1?",
 				 strerror(-ret));
 	ret = vfmig_bring_up(&self->vf, 0x07, (uint8_t)idx);
 	ASSERT_EQ(0, ret) TH_LOG("VF bring-up: %s", strerror(-ret));

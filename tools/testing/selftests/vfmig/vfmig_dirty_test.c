@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfmig_dirty_test: VFIO DMA dirty-page logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_START / _REPORT
- * / _STOP) of vfmig (loaded with experimental_migration=1), checked against ground truth.
+ * / _STOP) of vfmig (loaded with migration on (the default)), checked against ground truth.
  *
  * The userspace VF driver (vf82576.c) owns the VF through a type1 container. Its Rx ring (queue
  * 0, advanced one-buffer descriptors) is handed buffers at random pages all over a 64 MiB
@@ -27,7 +27,7 @@
  * (no page of it mmappable) and DMA logging refused through iommufd.
  *
  * Environment:
- *   VFMIG_BDF          the VF, bound to vfmig loaded with experimental_migration=1
+ *   VFMIG_BDF          the VF, bound to vfmig loaded with migration on (the default)
  *   VFMIG_PF_IF        the PF's netdev, up
  *   VFMIG_VF_MAC       optional: the administrative MAC of the VF; the reset handshake must
  *                      return it
@@ -223,11 +223,11 @@ FIXTURE_SETUP(dirty)
 	ASSERT_EQ(0, vf_open(&self->c, vfmig_env("VFMIG_BDF"), &self->vf));
 	ASSERT_EQ(0, vf_dma_map(&self->c, &self->area, AREA_SIZE, AREA_IOVA));
 	ASSERT_EQ(0, vf_dma_map(&self->c, &self->ringmem, RING_AREA_SIZE, RING_IOVA));
-	/* DMA logging offered at all: the module was loaded with experimental_migration=1 */
+	/* DMA logging offered at all: the module was loaded with migration on (the default) */
 	ret = feature_probe(self->vf.device_fd, VFIO_DEVICE_FEATURE_SET |
 						VFIO_DEVICE_FEATURE_DMA_LOGGING_START);
 	ASSERT_EQ(0, ret) TH_LOG("DMA logging not offered (%s): is vfmig loaded with "
-				 "experimental_migration=1?", strerror(-ret));
+				 "migration=1?", strerror(-ret));
 
 	/* as igbvf probes: reset + handshake; without an administrative MAC, pick one */
 	ret = vfmig_bring_up(&self->vf, 0x06, (uint8_t)idx);
@@ -297,7 +297,7 @@ static void post_one(FIXTURE_DATA(dirty) *self, uint64_t iova, uint32_t epoch)
 }
 
 /* Writes RDT: the device may use every entry up to the tail from now on (a trapped register
- * with experimental_migration=1: vf_wr32 goes through pwrite, the driver logs the buffers). */
+ * with migration on (the default): vf_wr32 goes through pwrite, the driver logs the buffers). */
 static void post_commit(FIXTURE_DATA(dirty) *self)
 {
 	vf_wr32(&self->vf, VF_RDT, self->tail);
@@ -996,7 +996,7 @@ TEST_F(dirty, probe)
 }
 
 /*
- * BAR0 fully trapped (VFMIG_EXPECT_TRAP=1): with experimental_migration=1 the driver keeps
+ * BAR0 fully trapped (VFMIG_EXPECT_TRAP=1): with migration on (the default) the driver keeps
  * shadows of registers all over the BAR (interrupt mask and vector mapping, statistics, the
  * mailbox status), so no page of BAR0 may be mapped: GET_REGION_INFO has no
  * VFIO_REGION_INFO_FLAG_MMAP and no sparse mmap capability, an mmap of the whole BAR or of any

@@ -2,7 +2,7 @@
 /*
  * vfmig_hostile_test: the migration uAPI against a hostile or unlucky user (regression tests for
  * the code review of Nov 2026, defects 3, 4 and 8 and its minor PRECOPY_INFO finding). vfmig
- * loaded with experimental_migration=1; VF0 and VF1 of one PF in one type1 container.
+ * loaded with migration on (the default); VF0 and VF1 of one PF in one type1 container.
  *
  *  - precopy_info_end: once PRE_COPY's initial data is read, read() gives ENOMSG and
  *    VFIO_MIG_GET_PRECOPY_INFO gives initial_bytes == 0 AND dirty_bytes == 0 (the uAPI's
@@ -89,7 +89,7 @@ FIXTURE_SETUP(host)
 	ASSERT_EQ(0, vf_open(&self->c, vfmig_env("VFMIG_BDF2"), &self->vf1));
 	ASSERT_EQ(0, vf_dma_map(&self->c, &self->dma, VFMIG_DMA_SIZE, VFMIG_DMA_IOVA));
 	ASSERT_EQ(0, mig_flags(self->vf0.device_fd, &flags))
-		TH_LOG("MIGRATION feature missing: is vfmig loaded with experimental_migration=1?");
+		TH_LOG("MIGRATION feature missing: is vfmig loaded with migration on (the default)?");
 	ASSERT_EQ(0, vfmig_bring_up(&self->vf0, 0x09, 0));
 	ASSERT_EQ(0, vfmig_bring_up(&self->vf1, 0x09, 1));
 	ASSERT_EQ(0, vf_ring_alloc(&self->dma, &self->rx, VFMIG_RING_COUNT, VFMIG_BUF_SIZE));

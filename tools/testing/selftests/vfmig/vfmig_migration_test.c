@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfmig_migration_test: VFIO migration uAPI v2 on vfmig (module loaded with
- * experimental_migration=1), driven like a VMM would drive it, with the userspace 82576 VF
+ * migration=1), driven like a VMM would drive it, with the userspace 82576 VF
  * driver (vf82576.c) playing the guest. Both VFs are opened into ONE type1 container, so the
  * rings and buffers VF0 used are at the same IOVAs for VF1: a VF0 -> VF1 "migration" inside
  * one machine, with the guest memory simply shared.
  *
  * Environment:
- *   VFMIG_BDF    VF0 (bound to vfmig with experimental_migration=1)
+ *   VFMIG_BDF    VF0 (bound to vfmig with migration on (the default))
  *   VFMIG_BDF2   VF1 of the same PF (bound to vfmig)
  *   VFMIG_PF_IF  the PF's netdev, up
  *
@@ -22,7 +22,7 @@
  * through the mailbox by vfmig_bring_up()); suite_migration.sh assigns no administrative MAC before
  * this test.
  *
- * With experimental_migration=1 all of BAR0 is trapped (vf82576 reaches every register through
+ * With migration=1 all of BAR0 is trapped (vf82576 reaches every register through
  * pread/pwrite) and the driver keeps shadows of what QEMU's igb does not read back (EIMS, IVAR0,
  * IVAR_MISC, the mailbox's read-to-clear bits) and continues the statistics counters on the
  * target: (d) guest_view_continuity checks what the guest reads on the resumed source and on the
@@ -143,7 +143,7 @@ FIXTURE_SETUP(mig)
 	ASSERT_EQ(0, vf_dma_map(&self->c, &self->dma, DMA_SIZE, DMA_IOVA));
 	/* Not offering migration here means the module was loaded without the parameter. */
 	ASSERT_EQ(0, mig_flags(self->vf0.device_fd, &flags))
-		TH_LOG("MIGRATION feature missing: is vfmig loaded with experimental_migration=1?");
+		TH_LOG("MIGRATION feature missing: is vfmig loaded with migration on (the default)?");
 	ASSERT_EQ(0, vfmig_bring_up(&self->vf0, 0x04, 0));
 	ASSERT_EQ(0, vfmig_bring_up(&self->vf1, 0x04, 1));
 	ASSERT_NE(0, memcmp(self->vf0.mac, self->vf1.mac, 6));

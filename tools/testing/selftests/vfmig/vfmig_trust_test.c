@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfmig_trust_test: host policy must not come from stream data (regression tests for the code
- * review of Nov 2026, defect 1). vfmig loaded with experimental_migration=1; the userspace VF
+ * review of Nov 2026, defect 1). vfmig loaded with migration on (the default); the userspace VF
  * driver (vf82576.c) plays the guest.
  *
  *  - pfcfg.*: the administrator's settings of a VF (`ip link set PF vf N trust|spoofchk|vlan
@@ -104,7 +104,7 @@ static void two_setup(struct __test_metadata *_metadata, struct two *t, bool wit
 		ASSERT_EQ(0, vf_open(&t->c, vfmig_env("VFMIG_BDF2"), &t->vf1));
 	ASSERT_EQ(0, vf_dma_map(&t->c, &t->dma, VFMIG_DMA_SIZE, VFMIG_DMA_IOVA));
 	ASSERT_EQ(0, mig_flags(t->vf0.device_fd, &flags))
-		TH_LOG("MIGRATION feature missing: is vfmig loaded with experimental_migration=1?");
+		TH_LOG("MIGRATION feature missing: is vfmig loaded with migration on (the default)?");
 	ASSERT_EQ(0, vfmig_bring_up(&t->vf0, 0x08, 0));
 	if (with_vf1)
 		ASSERT_EQ(0, vfmig_bring_up(&t->vf1, 0x08, 1));
