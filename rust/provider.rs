@@ -82,6 +82,13 @@ pub(crate) trait Provider: Sync {
     /// the 32-bit register at `reg` (4-byte aligned): updates `shadow`.
     fn shadow_write(&self, shadow: &mut Shadow, reg: u32, mask: u32, val: u32);
 
+    /// The queue control register `reg` (4-byte aligned) while vfmig holds the queues disabled
+    /// (RUNNING_P2P, STOP, ... until RUNNING): `Some(&mut word)` of `held`, the control that
+    /// [`Provider::unquiesce`] writes back, if `reg` is one; `None` otherwise. A guest access of
+    /// such a register then reads and writes this word instead of the device, so the guest can
+    /// neither restart DMA vfmig stopped nor have a disable it wrote undone on RUNNING.
+    fn held_ctl<'a>(&self, held: &'a mut QueueCtl, reg: u32) -> Option<&'a mut u32>;
+
     /// Whether a write of `reg` can change where the device writes memory (see
     /// [`Provider::trapped_write`]); the dirty tracker looks at no other write.
     fn dma_register(&self, reg: u32) -> bool;

@@ -524,6 +524,22 @@ impl VfDevice {
         Ok(())
     }
 
+    /// Logs again everything the device may write now (a rescan of its DMA view), into the
+    /// running session `t` (whose `dirty` lock the caller holds): after vfmig itself
+    /// reprogrammed the rings (a restore), before the device can run them.
+    pub(super) fn log_rescan(&self, core: &CoreDevice<'_>, t: &mut Tracker) {
+        match self.dma_view(core, None) {
+            Ok(v) => {
+                t.scan(core, &v.0);
+                t.cache = Some(v);
+            }
+            Err(_) => {
+                t.log.overflow();
+                t.cache = None;
+            }
+        }
+    }
+
     /// `log_stop`: stops logging (nothing to do if it does not run).
     pub(crate) fn log_stop(&self) {
         *self.dirty.lock() = None;

@@ -285,6 +285,12 @@ impl Migration {
         self.queues.as_ref()
     }
 
+    /// See [`Migration::held_queues`]: the guest's accesses of a queue control register go to
+    /// these words while vfmig holds the queues (`trap.rs`).
+    pub(super) fn held_queues_mut(&mut self) -> Option<&mut QueueCtl> {
+        self.queues.as_mut()
+    }
+
     /// Ends the current data fd's life.
     fn drop_data(&mut self) {
         self.save = None;
@@ -345,12 +351,41 @@ impl VfDevice {
         } else {
             None
         };
-        let mut st = self.lock();
-        self.regs_changed();
-        let res = self.walk(&mut st, core, target, features, pf.as_ref());
-        (res, st.mig.live_gen())
+        // A restore reprograms the rings: while logging runs, what the restored rings own must
+        // be logged before the device can run them. So a walk from RESUMING holds the tracker
+        // (taken before `state`, as always), stops after RESUMING -> STOP, logs what the
+        // restored queues own (the queues are still held disabled: no DMA meanwhile), then
+        // walks on.
+        let mut dirty = (from == State::Resuming).then(|| self.dirty.lock());
+        loop {
+            let logging = dirty.as_ref().is_some_and(|d| d.is_some());
+            let mut restored = false;
+            let mut st = self.lock();
+            self.regs_changed();
+            let res = self.walk(
+                &mut st,
+                core,
+                target,
+                features,
+                pf.as_ref(),
+                logging,
+                &mut restored,
+            );
+            let live = st.mig.live_gen();
+            let reached = st.mig.state == target;
+            drop(st);
+            if restored {
+                if let Some(t) = dirty.as_mut().and_then(|d| d.as_deref_mut()) {
+                    self.log_rescan(core, t);
+                }
+            }
+            if !restored || res.is_err() || reached {
+                return (res, live);
+            }
+        }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
         st: &mut DevState,
@@ -358,6 +393,8 @@ impl VfDevice {
         target: State,
         features: Features,
         pf: Option<&Result<PfVfConfig>>,
+        stop_after_restore: bool,
+        restored: &mut bool,
     ) -> Result<Option<u64>> {
         let mut new_file = None;
         while st.mig.state != target {
@@ -371,6 +408,10 @@ impl VfDevice {
                 Ok(f) => {
                     st.mig.state = next;
                     new_file = f;
+                    if (cur, next) == (State::Resuming, State::Stop) && stop_after_restore {
+                        *restored = true;
+                        return Ok(new_file);
+                    }
                 }
                 Err(Failed::Kept(e)) => {
                     // Userspace can repeat a refused arc at will: ratelimited.

@@ -71,10 +71,20 @@ impl VfDevice {
             2 => 0xffff_u32 << shift,
             _ => u32::MAX,
         };
+        let fresh = gen.is_none_or(|g| g == self.regs_gen.load(Ordering::Acquire));
+        // While vfmig holds the queues disabled, a queue control is the held word, not the
+        // device's: the guest cannot restart DMA vfmig stopped, and what it writes is what
+        // RUNNING enables.
+        if let Some(held) = st.mig.held_queues_mut() {
+            if let Some(w) = self.provider.held_ctl(held, off & !3) {
+                *w = (*w & !mask) | ((val << shift) & mask);
+                return Ok(fresh);
+            }
+        }
         self.provider
             .shadow_write(&mut st.shadow, off & !3, mask, val << shift);
         bar0.write_sized(off as usize, size, val)?;
-        Ok(gen.is_none_or(|g| g == self.regs_gen.load(Ordering::Acquire)))
+        Ok(fresh)
     }
 
     /// A read of `size` (1, 2 or 4) bytes at BAR0 offset `off`, inside the trapped range,
@@ -85,6 +95,17 @@ impl VfDevice {
         let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
+        // A queue control reads the held word while vfmig holds the queues (see `bar_write`).
+        if let Some(held) = st.mig.held_queues_mut() {
+            if let Some(w) = self.provider.held_ctl(held, off & !3) {
+                let v = *w >> ((off & 3) * 8);
+                return Ok(match size {
+                    1 => v & 0xff,
+                    2 => v & 0xffff,
+                    _ => v,
+                });
+            }
+        }
         self.provider.trapped_read(bar0, &mut st.shadow, off, size)
     }
 }

@@ -359,6 +359,18 @@ impl Provider for Igb82576Vf {
         }
     }
 
+    fn held_ctl<'a>(&self, held: &'a mut QueueCtl, reg: u32) -> Option<&'a mut u32> {
+        let stride = regs::QUEUE_STRIDE as u32;
+        let queue = |base: u32, ctl: u32| (0..2u32).find(|&q| reg == base + q * stride + ctl);
+        if let Some(q) = queue(regs::RX_BASE, regs::RX_RXDCTL) {
+            return held.rx.get_mut(q as usize);
+        }
+        if let Some(q) = queue(regs::TX_BASE, regs::TX_TXDCTL) {
+            return held.tx.get_mut(q as usize);
+        }
+        None
+    }
+
     fn dma_register(&self, reg: u32) -> bool {
         // The queue registers, and CTRL (a VF software reset disables the queues).
         queue_register(reg) || reg == crate::shared::igb::regs::CTRL
