@@ -385,7 +385,7 @@ static const char *tname[T_N] = { "set_state", "data_io", "reset", "close_fd", "
 
 static atomic_bool stop_all;
 static atomic_ullong progress[T_N];
-static atomic_ullong close_errors, ops[T_N];
+static atomic_ullong close_errors;
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cur_fd = -1;
 static uint8_t xfer[XFER_MAX];
