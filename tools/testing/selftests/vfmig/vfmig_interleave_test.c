@@ -6,8 +6,8 @@
  *
  * Each step is one of:
  *  - a migration request (VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE) to a random target: every
- *    state, multi-arc paths, and targets that must fail (ERROR, out of range, STOP_COPY or
- *    RESUMING -> PRE_COPY*) with EINVAL and the state unchanged;
+ *    state, multi-arc paths, and targets that must fail (ERROR, out of range, STOP_COPY ->
+ *    PRE_COPY*, anything from ERROR) with EINVAL and the state unchanged;
  *  - DMA logging START / REPORT / STOP / PROBE (START twice: EBUSY; REPORT without START:
  *    EINVAL);
  *  - data fd I/O of random sizes: reads in PRE_COPY(_P2P) and STOP_COPY, writes in RESUMING of
@@ -133,8 +133,8 @@ static const uint8_t fsm[8][8] = {
 	[ST_STOP_COPY] = { [ST_STOP] = ST_STOP, [ST_RUNNING] = ST_STOP, [ST_PRE] = ST_ERROR,
 			   [ST_PRE_P2P] = ST_ERROR, [ST_STOP_COPY] = ST_STOP_COPY,
 			   [ST_RESUMING] = ST_STOP, [ST_P2P] = ST_STOP, [ST_ERROR] = ST_ERROR },
-	[ST_RESUMING] = { [ST_STOP] = ST_STOP, [ST_RUNNING] = ST_STOP, [ST_PRE] = ST_ERROR,
-			  [ST_PRE_P2P] = ST_ERROR, [ST_STOP_COPY] = ST_STOP,
+	[ST_RESUMING] = { [ST_STOP] = ST_STOP, [ST_RUNNING] = ST_STOP, [ST_PRE] = ST_STOP,
+			  [ST_PRE_P2P] = ST_STOP, [ST_STOP_COPY] = ST_STOP,
 			  [ST_RESUMING] = ST_RESUMING, [ST_P2P] = ST_STOP, [ST_ERROR] = ST_ERROR },
 	[ST_P2P] = { [ST_STOP] = ST_STOP, [ST_RUNNING] = ST_RUNNING, [ST_PRE] = ST_RUNNING,
 		     [ST_PRE_P2P] = ST_PRE_P2P, [ST_STOP_COPY] = ST_STOP,
@@ -196,7 +196,8 @@ enum cat {
 	C_RESTORE,		/* a valid transfer refused / an invalid one accepted */
 	C_RESTORE_REGS,		/* queue registers after a restore are not the saved ones */
 	C_LOG_API,		/* START/REPORT/STOP/PROBE results */
-	C_DIRTY_FN_UNQ,		/* a missed page owned across vfmig's own unquiesce (P2P -> RUNNING) */
+	C_DIRTY_FN_UNQ,		/* a missed page owned (buffer) or written (ring) across vfmig's own
+				 * unquiesce (P2P -> RUNNING) */
 	C_DIRTY_FN,		/* any other missed page */
 	C_DMA_STOPPED,		/* the device wrote memory in STOP/STOP_COPY/RESUMING */
 	C_DMA_DISABLED,		/* the device wrote into a queue the guest disabled */
@@ -334,6 +335,7 @@ static uint32_t nseq_cap, seq;
 static struct seen *seenw;
 static size_t nseen, seen_cap;
 static uint32_t epoch, start_epoch;
+static uint32_t unq_epoch;	/* epoch at vfmig's last unquiesce (+1; 0: none) */
 static bool logging;
 static uint64_t *bm_area, *bm_ring;
 
@@ -385,6 +387,9 @@ static void note_write(uint32_t page, uint32_t after, uint8_t flags)
 	st.writes++;
 	if (!logging || after < start_epoch)
 		return;		/* may have happened before START: not asked for */
+	/* ring pages (write-back areas): vfmig re-enabled the queues after event `after` */
+	if (page >= AREA_PAGES && unq_epoch && unq_epoch - 1 >= after)
+		flags |= W_UNQ;
 	if (nseen == seen_cap) {
 		seen_cap = seen_cap ? 2 * seen_cap : 1024;
 		seenw = realloc(seenw, seen_cap * sizeof(*seenw));
@@ -931,7 +936,7 @@ static int do_report(void)
 		     "page 0x%llx written (seen at step %lu, %s%s%s%s) after event %u, not set by "
 		     "REPORTs %u..%u (last set by %u)", (unsigned long long)page_iova(w->page),
 		     w->step, w->flags & W_TX ? "Tx write-back" : "Rx",
-		     w->flags & W_UNQ ? ", owned across vfmig's unquiesce" : "",
+		     w->flags & W_UNQ ? ", across vfmig's unquiesce" : "",
 		     w->flags & W_P2P_POST ? ", posted in P2P" : "",
 		     w->flags & W_RESTORED ? ", owned since a restore" : "", w->after,
 		     w->after + 1, k, last_reported[w->page]);
@@ -951,6 +956,7 @@ static void arc_effect(uint32_t from, uint32_t to)
 		/* vfmig enables the queues again: what the device owns may be written now */
 		for (uint32_t i = rx_head; i != rx_tail; i = (i + 1) % RX_COUNT)
 			rx_e[i].flags |= W_UNQ;
+		unq_epoch = epoch + 1;
 	}
 	if ((from == ST_PRE && to == ST_RUNNING) || (from == ST_PRE_P2P && to == ST_P2P) ||
 	    (from == ST_STOP_COPY && to == ST_STOP))
@@ -1302,6 +1308,9 @@ static void step_data(void)
 {
 	static uint8_t buf[65536 + 16];
 	uint32_t r = below(12);
+
+	if (res.live && model_state == ST_RESUMING && r < 5 && one_in(2))
+		r = 5;		/* the resume fd, not the (dead) save fd */
 	size_t sz = io_size();
 	ssize_t n;
 
@@ -1587,8 +1596,16 @@ static uint32_t pick_target(void)
 static void one_step(void)
 {
 	uint32_t r = below(100);
+	bool pending_io = (model_state == ST_STOP_COPY && save.fd >= 0 && !save.eof) ||
+			  ((model_state == ST_PRE || model_state == ST_PRE_P2P) && save.fd >= 0 &&
+			   !save.enomsg) ||
+			  (model_state == ST_RESUMING && res.live && res.fed < res.len);
 
-	if (model_state == ST_ERROR && r < 25) {
+	/* a transfer in progress is mostly read or written to its end, as a VMM does */
+	if (pending_io && one_in(3)) {
+		st.kind[2]++;
+		step_data();
+	} else if (model_state == ST_ERROR && r < 25) {
 		st.kind[0]++;
 		step_reset();
 	} else if (r < 16) {
