@@ -318,6 +318,7 @@ static struct rx_ent rx_e[RX_COUNT];
 static uint32_t tx_epoch[TX_COUNT];
 static bool rx_on = true;	/* the guest's RXDCTL.ENABLE */
 static bool quiet;		/* in STOP/STOP_COPY/RESUMING, ring drained on entry */
+static unsigned long p2p_rxdctl_step;	/* the guest last wrote RXDCTL during P2P (+1) */
 
 /* ground truth (see vfmig_dirty_test.c) */
 struct seen {
@@ -425,12 +426,15 @@ static uint32_t poll_ring(void)
 		len = d->wb.length;
 		after = e->epoch;
 		if (quiet)
-			fail(C_DMA_STOPPED, "Rx descriptor %u (buffer 0x%llx, %u bytes) completed in %s",
-			     rx_head, (unsigned long long)e->iova, len, sname(model_state));
+			fail(C_DMA_STOPPED, "Rx descriptor %u (buffer 0x%llx, %u bytes) completed in "
+			     "%s (guest's last RXDCTL write during P2P: step %ld)", rx_head,
+			     (unsigned long long)e->iova, len, sname(model_state),
+			     (long)p2p_rxdctl_step - 1);
 		else if (!rx_on)
 			fail(C_DMA_DISABLED, "Rx descriptor %u (buffer 0x%llx, %u bytes) completed "
-			     "after the guest cleared RXDCTL.ENABLE (%s)", rx_head,
-			     (unsigned long long)e->iova, len, sname(model_state));
+			     "after the guest cleared RXDCTL.ENABLE (%s; guest's last RXDCTL write "
+			     "during P2P: step %ld)", rx_head, (unsigned long long)e->iova, len,
+			     sname(model_state), (long)p2p_rxdctl_step - 1);
 		va = area.va + (e->iova - AREA_IOVA);
 		if (len && vfmig_frame_ours(va, len, nonce, VFMIG_DIR_PF_TO_VF, &fseq) &&
 		    fseq < seq) {
@@ -1302,6 +1306,18 @@ static void check_precopy_info(int fd, bool live_save)
 	if (save.enomsg && (pi.initial_bytes || pi.dirty_bytes))
 		fail(C_PRECOPY_ENOMSG, "read() gave ENOMSG but initial_bytes %llu dirty_bytes %llu",
 		     (unsigned long long)pi.initial_bytes, (unsigned long long)pi.dirty_bytes);
+	/* bytes announced: read() has them (the temporary end is initial == dirty == 0) */
+	if (!pi.initial_bytes && pi.dirty_bytes) {
+		uint8_t b;
+		ssize_t n = read(fd, &b, 1);
+
+		note("  read(save fd, 1) after PRECOPY_INFO -> %zd", n);
+		if (n < 0 && errno == ENOMSG)
+			fail(C_PRECOPY_ENOMSG, "PRECOPY_INFO: initial_bytes 0, dirty_bytes %llu, "
+			     "but read() gives ENOMSG", (unsigned long long)pi.dirty_bytes);
+		else if (n == 1 && save.len < XFER_MAX)
+			save.buf[save.len++] = b;
+	}
 }
 
 static void step_data(void)
@@ -1496,6 +1512,8 @@ static void step_bar(void)
 		break;
 	case 6:
 	case 7:		/* the guest disables / re-enables its Rx queue */
+		if (p2p_state(model_state))
+			p2p_rxdctl_step = step + 1;
 		if (rx_on) {
 			note("guest clears RXDCTL.ENABLE");
 			vf_write(VF_RXDCTL, 0);
