@@ -44,7 +44,7 @@
  * Options (before anything else) / environment:
  *   --seed N        VFMIG_SEED        the walk's seed (printed at start and on every failure)
  *   --steps N       VFMIG_STEPS       steps (default 10000)
- *   --max-fail N                      stop after N failures (default 200)
+ *   --max-fail N                      stop after N failures (default 0: never)
  *   --verbose                         print every step
  *   VFMIG_BDF, VFMIG_PF_IF, VFMIG_VF_MAC (administrative MAC of the VF; required)
  *
@@ -235,7 +235,7 @@ static const struct {
 };
 
 static uint64_t seed;
-static unsigned long nsteps = 10000, step, max_fail = 200;
+static unsigned long nsteps = 10000, step, max_fail;	/* 0: no limit */
 static bool verbose;
 static unsigned long nfail[C_N], total_fail;
 static unsigned long first_step[C_N];
@@ -1753,6 +1753,7 @@ int main(int argc, char **argv)
 {
 	const char *s;
 	uint64_t t0, ms;
+	unsigned long done_steps;
 	uint64_t flags = 0;
 	int ret, ntap = 0;
 
@@ -1838,19 +1839,20 @@ int main(int argc, char **argv)
 	}
 
 	t0 = vf_now_ms();
-	for (step = 0; step < nsteps && total_fail < max_fail; step++) {
+	for (step = 0; step < nsteps && (!max_fail || total_fail < max_fail); step++) {
 		one_step();
 		if (step % 2000 == 1999)
 			printf("# interleave: step %lu, %llu ms, %lu failures\n", step + 1,
 			       (unsigned long long)(vf_now_ms() - t0), total_fail);
 	}
-	if (total_fail >= max_fail)
+	if (max_fail && total_fail >= max_fail)
 		printf("# interleave: stopped after %lu failures at step %lu\n", total_fail, step);
 	ms = vf_now_ms() - t0;
+	done_steps = step;
 	final_check();
 
 	printf("# interleave: seed 0x%016llx, %lu steps in %llu ms\n", (unsigned long long)seed,
-	       step, (unsigned long long)ms);
+	       done_steps, (unsigned long long)ms);
 	printf("# interleave: steps: reset %llu, arc %llu, data fd %llu, logging %llu, traffic "
 	       "%llu, BAR %llu, poll %llu\n", (unsigned long long)st.kind[0],
 	       (unsigned long long)st.kind[1], (unsigned long long)st.kind[2],
