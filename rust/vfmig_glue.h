@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The boundary between vfmig's C shell and its Rust crate. Every function crossing it is
- * declared here; the Rust side mirrors these in rust/ffi.rs.
+ * declared here; the Rust side mirrors these in rust/glue.rs (what C offers) and rust/entry.rs (what C calls).
  */
 #ifndef VFMIG_GLUE_H
 #define VFMIG_GLUE_H
@@ -14,7 +14,7 @@ struct vfio_pci_core_device;
 
 /*
  * Identity of a PCI function as the Rust side sees it. Plain scalars so that no C structure
- * layout leaks into Rust. Mirrored by `ffi::PciIdent`; the size is checked on both sides.
+ * layout leaks into Rust. Mirrored by `glue::PciIdent`; the size is checked on both sides.
  */
 struct vfmig_pci_ident {
 	u16 vendor;
@@ -37,7 +37,7 @@ struct vfmig_pci_ident {
 
 /*
  * The PF driver's administrative view of a VF (ndo_get_vf_config), as plain scalars. Mirrored by
- * `ffi::PfVfConfigC`; the size is checked on both sides.
+ * `glue::PfVfConfigC`; the size is checked on both sides.
  */
 struct vfmig_pf_vf_config {
 	u8 mac[6];
@@ -74,16 +74,6 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
  * lock). -ENODEV if the function is not a VF or its PF has no netdev with VF ops.
  */
 int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out);
-/*
- * Applies the administrator settings of @want (port VLAN/QoS/protocol, spoof check, trust, Tx
- * rates, link state) to this VF through the PF netdev's ndo_set_vf_vlan/_spoofchk/_trust/_rate/
- * _link_state, under rtnl_lock (the caller holds no vfmig lock), each only where it differs
- * from what ndo_get_vf_config reports now. The MAC is not touched (see igb-migration.rst).
- * -ENODEV as vfmig_glue_pf_vf_config(), -EOPNOTSUPP if a differing setting has no ndo, or the
- * PF driver's error.
- */
-int vfmig_glue_pf_vf_apply(struct vfio_pci_core_device *vdev,
-			   const struct vfmig_pf_vf_config *want);
 
 /*
  * vfio_dma_rw() of @len bytes at @iova into @buf (a read of guest memory as the device sees it;
@@ -93,7 +83,7 @@ int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, 
 /* iova_bitmap_set() on the bitmap a log_read_and_clear call was given. */
 void vfmig_glue_bitmap_set(void *bitmap, u64 iova, u64 len);
 
-/* One range of a DMA logging start: first and last byte. Mirrored by `ffi::RangeC`. */
+/* One range of a DMA logging start: first and last byte. Mirrored by `entry::RangeC`. */
 struct vfmig_range {
 	u64 first;
 	u64 last;

@@ -5,14 +5,16 @@
 //! The module binds to a VF as a vfio-pci variant driver. This crate owns the device logic:
 //! which functions are accepted, which device provider drives them and (as the driver grows)
 //! their migration state. The C shell in `vfmig_glue.c` holds only the `pci_driver` and the
-//! VFIO ops tables that `vfio_pci_core` requires to be C; the boundary is `ffi.rs`.
+//! VFIO ops tables that `vfio_pci_core` requires to be C; the boundary is `entry.rs` (what C
+//! calls, the top layer) and `glue.rs` (the C-facing types and calls into C, the bottom layer).
 
 use kernel::prelude::*;
 
 mod bar;
 mod device;
 mod dump;
-mod ffi;
+mod entry;
+mod glue;
 mod provider;
 mod selftest;
 pub mod shared;
@@ -28,6 +30,10 @@ module! {
             default: false,
             description: "Offer VFIO migration (STOP_COPY, P2P): first cut, see Documentation/vfmig/design.rst",
         },
+        pf_mismatch_warn: bool {
+            default: false,
+            description: "Let a restore proceed when the source's PF administrator settings (VLAN, QoS, spoof check, trust, rates, link state) differ from the target's, with a warning; they are never set from the stream (default: refuse with EPERM)",
+        },
     },
 }
 
@@ -36,7 +42,7 @@ struct VfmigModule;
 
 impl kernel::Module for VfmigModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        ffi::register_driver()?;
+        glue::register_driver()?;
         let migration = if device::migration_features() != 0 {
             "on (experimental)"
         } else {
@@ -53,6 +59,6 @@ impl kernel::Module for VfmigModule {
 
 impl Drop for VfmigModule {
     fn drop(&mut self) {
-        ffi::unregister_driver();
+        glue::unregister_driver();
     }
 }

@@ -12,13 +12,16 @@
 //! * STOP -> STOP_COPY: snapshot + encode once into a buffer that the data fd streams;
 //!   STOP_COPY -> STOP drops it.
 //! * STOP -> RESUMING: a streaming decoder and a staging state; the data fd feeds it;
-//!   RESUMING -> STOP applies the staged state only if the whole stream is valid: the provider
-//!   programs the VF (queues disabled) and rebuilds its PF-side MAC and Rx/Tx enables through
-//!   the VF's mailbox; then, with `state` dropped, the source's administrator settings are
-//!   applied through the PF netdev ([`CoreDevice::pf_apply`], under `rtnl_lock`).
+//!   RESUMING -> STOP applies the staged state only if the whole stream is valid and the
+//!   source's PF administrator settings match the target's ([`verify_pf`]; they are never
+//!   set from the stream: they are the host's policy, not the stream owner's): the provider
+//!   programs the VF (queues disabled) and rebuilds its PF-side MAC, Rx/Tx enables and the
+//!   guest's requests through the VF's own mailbox, where the PF driver judges each of them.
 //!
-//! A failed arc leaves the device in ERROR, which only a reset leaves (back to RUNNING, through
-//! `reset_done`).
+//! A failed arc leaves the device in the last state reached, unchanged, wherever the device
+//! was not touched or could be put back ([`Failed::Kept`]; as `mlx5vf_pci_set_device_state`
+//! does); only an arc that leaves the device in an unknown state ends in ERROR
+//! ([`Failed::Lost`]), which only a reset leaves (back to RUNNING, through `reset_done`).
 //!
 //! # Locking
 //!
@@ -56,7 +59,7 @@ use super::{
     VfDevice, //
 };
 use crate::{
-    ffi::CoreDevice,
+    glue::CoreDevice,
     provider::QueueCtl,
     shared::{
         format::{
@@ -83,6 +86,27 @@ use crate::{
 /// Bytes copied to or from userspace per step of a data fd read/write.
 const CHUNK: usize = 4096;
 
+/// How a failed arc left the device.
+pub(super) enum Failed {
+    /// The device is as it was before the arc (never touched, or put back): the migration
+    /// state stays what it was.
+    Kept(Error),
+    /// The device state is unknown: ERROR until a reset.
+    Lost(Error),
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Failed::Kept(e)
+    }
+}
+
+impl From<kernel::alloc::AllocError> for Failed {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        Failed::Kept(ENOMEM)
+    }
+}
+
 /// The migration features the module offers: STOP_COPY and P2P with
 /// `experimental_migration=1`, none otherwise (then no migration ops are registered and the
 /// MIGRATION feature answers `ENOTTY`).
@@ -94,11 +118,20 @@ pub(crate) fn migration_features() -> u32 {
     }
 }
 
-/// The saved stream of a device in STOP_COPY.
+/// The saved stream(s) of a device in PRE_COPY(_P2P) or STOP_COPY. Only ever appended to
+/// (PRE_COPY_P2P -> STOP_COPY appends the final stream): a reader's position stays valid
+/// across every arc of the data fd's life.
 struct SaveData {
     buf: KVec<u8>,
-    /// Bytes already read.
+    /// Bytes already read, `<= buf.len()`.
     pos: usize,
+}
+
+impl SaveData {
+    /// Bytes not read yet.
+    fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
 }
 
 /// The restore in progress of a device in RESUMING.
@@ -143,25 +176,22 @@ impl ResumeData {
     /// The end of the transfer (RESUMING -> STOP): the state to load, the last complete
     /// stream. A partial stream after it, no stream at all, or a last stream flagged as
     /// pre-copy initial data is a truncated transfer (`EBADMSG`); other stream errors give
-    /// their errno.
-    pub(crate) fn finish(self, fmt: &'static dyn nic::Provider) -> Result<KBox<NicVfState>> {
-        let Self {
-            mut dec,
-            mut staging,
-            last,
-        } = self;
-        let (state, precopy) = match last {
-            Some(l) if dec.position() == 0 => l,
-            _ => {
-                let mut sink = NicSink::new(&mut staging, fmt);
-                let s = dec.finish(&mut sink).map_err(stream_err)?;
-                (staging, s.header.flags & HEADER_FLAG_PRECOPY != 0)
-            }
-        };
-        if precopy {
-            return Err(EBADMSG);
+    /// their errno. A truncated transfer leaves the transfer as it was: more data may follow
+    /// and the end be tried again.
+    pub(crate) fn final_state(&mut self, fmt: &'static dyn nic::Provider) -> Result<&NicVfState> {
+        if let Some(e) = self.dec.error() {
+            return Err(stream_err(e));
         }
-        Ok(state)
+        if self.dec.position() != 0 {
+            if !self.dec.is_complete() {
+                return Err(EBADMSG);
+            }
+            self.rotate(fmt)?;
+        }
+        match &self.last {
+            Some((state, false)) => Ok(state),
+            _ => Err(EBADMSG),
+        }
     }
 
     /// The stream in `dec` is complete: validates it across sections, keeps it as the last
@@ -197,8 +227,8 @@ pub(super) struct MigStats {
     pub(super) bytes_restored: u64,
     /// Duration of the last save (STOP -> STOP_COPY: snapshot and encoding), in ns.
     pub(super) save_ns: i64,
-    /// Duration of the last restore (RESUMING -> STOP: validation and programming the VF,
-    /// including the PF-side settings), in ns.
+    /// Duration of the last restore (RESUMING -> STOP: validation, the PF-side check and
+    /// programming the VF), in ns.
     pub(super) restore_ns: i64,
     /// Completed saves and restores.
     pub(super) saves: u64,
@@ -217,12 +247,6 @@ pub(super) struct Migration {
     queues: Option<QueueCtl>,
     save: Option<SaveData>,
     resume: Option<ResumeData>,
-    /// The source's administrator settings, restored by RESUMING -> STOP and still to be
-    /// applied through the PF netdev (under `rtnl_lock`, so outside `state`; see
-    /// [`VfDevice::mig_set_state`]).
-    pf_apply: Option<PfVfConfig>,
-    /// Start of the RESUMING -> STOP arc whose PF-side part is still to be applied.
-    restore_start: Option<Instant<Monotonic>>,
     /// Figures for debugfs; kept across resets.
     pub(super) stats: MigStats,
 }
@@ -235,8 +259,6 @@ impl Migration {
             queues: None,
             save: None,
             resume: None,
-            pf_apply: None,
-            restore_start: None,
             stats: MigStats {
                 last_error: 0,
                 last_error_arc: None,
@@ -254,13 +276,19 @@ impl Migration {
     pub(super) fn reset(&mut self) {
         self.state = State::Running;
         self.queues = None;
-        self.pf_apply = None;
-        self.restore_start = None;
         self.drop_data();
     }
 
     pub(super) fn state(&self) -> State {
         self.state
+    }
+
+    /// The guest's queue controls while vfmig holds the queues disabled (quiesced, or restored
+    /// and not running yet): the queues that run again on RUNNING. The dirty tracker counts
+    /// them as enabled ([`super::dirty`]), so what they own is logged before vfmig itself
+    /// re-enables them.
+    pub(super) fn held_queues(&self) -> Option<&QueueCtl> {
+        self.queues.as_ref()
     }
 
     /// Ends the current data fd's life.
@@ -302,75 +330,41 @@ impl VfDevice {
         }
     }
 
-    /// `migration_set_state`: moves to `target` one arc at a time.
+    /// `migration_set_state`: moves to `target` one arc at a time. On failure the state is
+    /// the last one reached (see [`Failed`]).
     pub(crate) fn mig_set_state(
         &self,
         core: &CoreDevice<'_>,
         target: u32,
     ) -> (Result<Option<u64>>, u64) {
         let features = Features(migration_features());
-        // The PF-side configuration is read before `state` is taken (rtnl_lock is outside it).
-        let pf = match State::from_raw(target) {
-            Some(State::StopCopy | State::PreCopy | State::PreCopyP2p) => core.pf_vf_config(),
-            _ => Err(EINVAL),
+        let Some(target) = State::from_raw(target) else {
+            return (Err(EINVAL), self.lock().mig.live_gen());
+        };
+        // The PF-side configuration is read before `state` is taken (rtnl_lock is outside it),
+        // and only by the arcs that need it: a save records it, RESUMING -> STOP checks the
+        // target's against the stream's. The C shell's migf_lock keeps other set_state calls
+        // out meanwhile; a reset in between only makes the read unneeded.
+        let from = self.lock().mig.state;
+        let pf = if needs_pf_config(from, target) {
+            Some(core.pf_vf_config())
+        } else {
+            None
         };
         let mut st = self.lock();
-        loop {
-            self.regs_changed();
-            let res = self.walk(&mut st, core, target, features, &pf);
-            let Some(cfg) = st.mig.pf_apply.take() else {
-                return (res, st.mig.live_gen());
-            };
-            // RESUMING -> STOP restored the VF and its PF-side MAC; the administrator
-            // settings go through the PF netdev under rtnl_lock, which is taken outside
-            // `state`. The C shell's migf_lock keeps other set_state calls out meanwhile; a
-            // reset in between leaves RUNNING, which is reported as EAGAIN.
-            drop(st);
-            let applied = core.pf_apply(&cfg);
-            st = self.lock();
-            self.regs_changed();
-            if st.mig.state != State::Stop {
-                let res = res.and(Err(EAGAIN));
-                return (res, st.mig.live_gen());
-            }
-            if let Err(e) = applied {
-                pr_info!(
-                    "{}: migration: PF-side settings not applied ({}): state ERROR until reset\n",
-                    self.bdf(),
-                    e.to_errno()
-                );
-                // Leave the VF as a reset leaves it, as a failed restore does.
-                if let Some(bar0) = st.bar0.as_ref() {
-                    if let Ok(_mem) = core.mem_access() {
-                        let _ = self.provider.reset(bar0);
-                    }
-                }
-                self.provider.shadow_reset(&mut st.shadow);
-                st.mig.state = State::Error;
-                st.mig.queues = None;
-                st.mig.drop_data();
-                st.mig.stats.last_error = e.to_errno();
-                st.mig.stats.last_error_arc = Some((State::Resuming, State::Stop));
-                return (Err(e), st.mig.live_gen());
-            }
-            if let Some(t) = st.mig.restore_start.take() {
-                st.mig.stats.restore_ns = t.elapsed().as_nanos();
-            }
-            if res.is_err() || Some(st.mig.state) == State::from_raw(target) {
-                return (res, st.mig.live_gen());
-            }
-        }
+        self.regs_changed();
+        let res = self.walk(&mut st, core, target, features, pf.as_ref());
+        (res, st.mig.live_gen())
     }
 
     fn walk(
         &self,
         st: &mut DevState,
         core: &CoreDevice<'_>,
-        target: u32,
+        target: State,
         features: Features,
-        pf: &Result<PfVfConfig>,
+        pf: Option<&Result<PfVfConfig>>,
     ) -> Result<Option<u64>> {
-        let target = State::from_raw(target).ok_or(EINVAL)?;
         let mut new_file = None;
         while st.mig.state != target {
             let cur = st.mig.state;
@@ -383,20 +377,30 @@ impl VfDevice {
                 Ok(f) => {
                     st.mig.state = next;
                     new_file = f;
-                    if st.mig.pf_apply.is_some() {
-                        // The caller applies it without `state` held, then walks on.
-                        break;
-                    }
                 }
-                Err(e) => {
+                Err(Failed::Kept(e)) => {
                     pr_info!(
-                        "{}: migration {} -> {} failed ({}): state ERROR until reset\n",
+                        "{}: migration {} -> {} failed ({}): state stays {}\n",
+                        self.bdf(),
+                        cur.name(),
+                        next.name(),
+                        e.to_errno(),
+                        cur.name()
+                    );
+                    st.mig.stats.last_error = e.to_errno();
+                    st.mig.stats.last_error_arc = Some((cur, next));
+                    return Err(e);
+                }
+                Err(Failed::Lost(e)) => {
+                    pr_warn!(
+                        "{}: migration {} -> {} failed ({}), device state unknown: ERROR until reset\n",
                         self.bdf(),
                         cur.name(),
                         next.name(),
                         e.to_errno()
                     );
                     st.mig.state = State::Error;
+                    st.mig.queues = None;
                     st.mig.drop_data();
                     st.mig.stats.last_error = e.to_errno();
                     st.mig.stats.last_error_arc = Some((cur, next));
@@ -414,14 +418,22 @@ impl VfDevice {
         &self,
         st: &mut DevState,
         core: &CoreDevice<'_>,
-        pf: &Result<PfVfConfig>,
+        pf: Option<&Result<PfVfConfig>>,
         precopy: bool,
     ) -> Result<KVec<u8>> {
         let fmt = self.provider.format();
         let t0 = Instant::<Monotonic>::now();
         let pf = match pf {
-            Ok(pf) => *pf,
-            Err(e) => return Err(*e),
+            Some(Ok(pf)) => *pf,
+            Some(Err(e)) => {
+                pr_info!(
+                    "{}: save: the PF's view of the VF is not readable ({})\n",
+                    self.bdf(),
+                    e.to_errno()
+                );
+                return Err(*e);
+            }
+            None => return Err(EINVAL),
         };
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
@@ -465,23 +477,29 @@ impl VfDevice {
         core: &CoreDevice<'_>,
         from: State,
         to: State,
-        pf: &Result<PfVfConfig>,
-    ) -> Result<Option<u64>> {
+        pf: Option<&Result<PfVfConfig>>,
+    ) -> Result<Option<u64>, Failed> {
         let fmt = self.provider.format();
         match (from, to) {
             (State::Running, State::RunningP2p) | (State::PreCopy, State::PreCopyP2p) => {
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
                 let mut q = QueueCtl::default();
-                let res = self.provider.quiesce(bar0, &mut q);
-                // Kept even on failure: the queues that were disabled stay so until a reset.
+                if let Err(e) = self.provider.quiesce(bar0, &mut q) {
+                    // The device did not stop: give the guest its queues back and stay.
+                    return match self.provider.unquiesce(bar0, &q) {
+                        Ok(()) => Err(Failed::Kept(e)),
+                        Err(_) => Err(Failed::Lost(e)),
+                    };
+                }
                 st.mig.queues = Some(q);
-                res.map(|()| None)
+                Ok(None)
             }
             (State::RunningP2p, State::Running) | (State::PreCopyP2p, State::PreCopy) => {
                 if let Some(q) = st.mig.queues {
                     let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                     let _mem = core.mem_access()?;
+                    // Fails only before it writes anything.
                     self.provider.unquiesce(bar0, &q)?;
                     st.mig.queues = None;
                 }
@@ -494,20 +512,17 @@ impl VfDevice {
                 // A new data transfer session: the stream of a snapshot taken now. In PRE_COPY
                 // the VF runs: that stream is the "initial data", superseded by the one
                 // appended on PRE_COPY_P2P -> STOP_COPY (the target applies the last
-                // complete stream it received).
+                // complete stream it received). The snapshot only reads the device.
                 let buf = self.encode_state(st, core, pf, to != State::StopCopy)?;
                 st.mig.save = Some(SaveData { buf, pos: 0 });
                 Ok(Some(st.mig.new_gen()))
             }
             (State::PreCopyP2p, State::StopCopy) => {
-                // The final stream follows what was not read yet, on the same data fd.
+                // The final stream follows what was not read yet, on the same data fd: it is
+                // appended, so a reader's position stays valid.
                 let last = self.encode_state(st, core, pf, false)?;
                 let save = st.mig.save.as_mut().ok_or(EINVAL)?;
-                let rest = save.buf.get(save.pos..).unwrap_or(&[]);
-                let mut buf = KVec::with_capacity(rest.len() + last.len(), GFP_KERNEL)?;
-                buf.extend_from_slice(rest, GFP_KERNEL)?;
-                buf.extend_from_slice(&last, GFP_KERNEL)?;
-                *save = SaveData { buf, pos: 0 };
+                save.buf.extend_from_slice(&last, GFP_KERNEL)?;
                 Ok(None)
             }
             (State::PreCopy, State::Running) | (State::PreCopyP2p, State::RunningP2p) => {
@@ -525,41 +540,107 @@ impl VfDevice {
                 st.mig.stats.bytes_restored = 0;
                 Ok(Some(st.mig.new_gen()))
             }
-            (State::Resuming, State::Stop) => {
-                let t0 = Instant::<Monotonic>::now();
-                let resume = st.mig.resume.take().ok_or(EINVAL)?;
-                st.mig.drop_data();
-                // The last complete stream is loaded; a partial one after it, none at all, or
-                // pre-copy data only is a truncated transfer.
-                let staging = resume.finish(fmt).inspect_err(|e| {
-                    pr_info!(
-                        "{}: restore refused (errno {}), device untouched\n",
-                        self.bdf(),
-                        e.to_errno()
-                    );
-                })?;
-                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-                let _mem = core.mem_access()?;
-                let mut q = QueueCtl::default();
-                if let Err(e) = self
-                    .provider
-                    .restore(bar0, &staging, &mut st.shadow, &mut q)
-                {
-                    // Partly programmed: leave the VF as a reset leaves it.
-                    let _ = self.provider.reset(bar0);
-                    self.provider.shadow_reset(&mut st.shadow);
-                    return Err(e);
-                }
-                st.mig.queues = Some(q);
-                st.mig.pf_apply = staging.pf;
-                st.mig.stats.restores += 1;
-                st.mig.stats.restore_ns = t0.elapsed().as_nanos();
-                // The PF-side part, applied after this arc, counts too.
-                st.mig.restore_start = st.mig.pf_apply.is_some().then_some(t0);
-                Ok(None)
-            }
-            _ => Err(EINVAL),
+            (State::Resuming, State::Stop) => self.restore(st, core, pf),
+            _ => Err(Failed::Kept(EINVAL)),
         }
+    }
+
+    /// RESUMING -> STOP: loads the last complete stream of the transfer into the VF. Refused,
+    /// with the transfer and the device as they were, if the stream is incomplete or invalid,
+    /// or if the source's PF administrator settings differ from the target's
+    /// ([`VfDevice::verify_pf`]). A VF left partly programmed is reset: RESUMING again if the
+    /// reset went through, ERROR if not.
+    fn restore(
+        &self,
+        st: &mut DevState,
+        core: &CoreDevice<'_>,
+        pf: Option<&Result<PfVfConfig>>,
+    ) -> Result<Option<u64>, Failed> {
+        let fmt = self.provider.format();
+        let t0 = Instant::<Monotonic>::now();
+        let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
+        let staging = resume.final_state(fmt).inspect_err(|e| {
+            pr_info!(
+                "{}: restore refused: the transfer is incomplete or invalid ({}), device untouched\n",
+                self.bdf(),
+                e.to_errno()
+            );
+        })?;
+        self.verify_pf(staging.pf.as_ref(), pf)?;
+        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+        let _mem = core.mem_access()?;
+        let mut q = QueueCtl::default();
+        if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
+            // Partly programmed: leave the VF as a reset leaves it.
+            pr_warn!(
+                "{}: restore failed while programming the VF ({}): resetting the VF\n",
+                self.bdf(),
+                e.to_errno()
+            );
+            self.provider.shadow_reset(&mut st.shadow);
+            return match self.provider.reset(bar0) {
+                Ok(()) => Err(Failed::Kept(e)),
+                Err(_) => Err(Failed::Lost(e)),
+            };
+        }
+        st.mig.queues = Some(q);
+        st.mig.drop_data();
+        st.mig.stats.restores += 1;
+        st.mig.stats.restore_ns = t0.elapsed().as_nanos();
+        Ok(None)
+    }
+
+    /// Checks the source's PF administrator settings `src` (from the stream) against the
+    /// target's `dst` (the PF driver's `ndo_get_vf_config`, read before this arc). They are the
+    /// host orchestrator's, never the stream's to set: a difference refuses the restore with
+    /// `EPERM`, naming the setting and both values, unless `pf_mismatch_warn=1` makes it a
+    /// warning. The MAC is not compared: it goes through the VF's own mailbox, where the PF
+    /// driver applies its policy (an administrator MAC on the target refuses another one).
+    fn verify_pf(&self, src: Option<&PfVfConfig>, dst: Option<&Result<PfVfConfig>>) -> Result {
+        let warn_only = crate::module_parameters::pf_mismatch_warn.value();
+        let Some(src) = src else {
+            return Ok(());
+        };
+        let dst = match dst {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                pr_err!(
+                    "{}: restore refused: the target's PF settings are not readable ({})\n",
+                    self.bdf(),
+                    e.to_errno()
+                );
+                return Err(*e);
+            }
+            None => return Err(EINVAL),
+        };
+        let mut mismatch = false;
+        for (name, s, d) in pf_settings(src, dst) {
+            if s == d {
+                continue;
+            }
+            mismatch = true;
+            if warn_only {
+                pr_warn!(
+                    "{}: restore: PF setting {} differs: source {}, target {} (pf_mismatch_warn=1: the target's is kept)\n",
+                    self.bdf(),
+                    name,
+                    s,
+                    d
+                );
+            } else {
+                pr_err!(
+                    "{}: restore refused: PF setting {} differs: source {}, target {} (set it on the target's PF first)\n",
+                    self.bdf(),
+                    name,
+                    s,
+                    d
+                );
+            }
+        }
+        if mismatch && !warn_only {
+            return Err(EPERM);
+        }
+        Ok(())
     }
 
     /// `migration_get_state`.
@@ -575,10 +656,14 @@ impl VfDevice {
         let st = &mut *guard;
         if let Some(save) = &st.mig.save {
             if matches!(st.mig.state, State::PreCopy | State::PreCopyP2p) {
-                // What is left of the initial data, then a final stream as long (the layout
-                // does not depend on register values).
-                return Ok(save.buf.len() - save.pos.min(save.buf.len()) + save.buf.len());
+                // What is left of the initial data, then a final stream as long as the
+                // initial one (the layout does not depend on register values).
+                return save
+                    .remaining()
+                    .checked_add(save.buf.len())
+                    .ok_or(EOVERFLOW);
             }
+            // STOP_COPY: the stream's whole length, as other drivers report the state size.
             return Ok(save.buf.len());
         }
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
@@ -593,9 +678,11 @@ impl VfDevice {
 
     /// `VFIO_MIG_GET_PRECOPY_INFO` on the data fd of generation `gen`: `(initial_bytes,
     /// dirty_bytes)`. The initial data is the stream of the snapshot taken on entering
-    /// PRE_COPY, counted down as it is read; then `dirty_bytes` is the length of the final
-    /// stream STOP_COPY will add (the whole state: any change of a running VF changes it).
-    /// `EINVAL` outside the PRE_COPY states, `ENODEV` for a stale fd.
+    /// PRE_COPY, counted down as it is read; `dirty_bytes` is always 0: nothing more can be
+    /// read before STOP_COPY (the final stream is made there), and the uAPI defines both
+    /// zero as the temporary end of the stream, when `read()` gives `ENOMSG`. The final
+    /// stream's length is what `MIG_DATA_SIZE` adds. `EINVAL` outside the PRE_COPY states,
+    /// `ENODEV` for a stale fd.
     pub(crate) fn mig_precopy_info(&self, gen: u64) -> Result<(u64, u64)> {
         let st = self.lock();
         if !matches!(st.mig.state, State::PreCopy | State::PreCopyP2p) {
@@ -605,13 +692,7 @@ impl VfDevice {
             return Err(ENODEV);
         }
         let save = st.mig.save.as_ref().ok_or(EINVAL)?;
-        let initial = (save.buf.len() - save.pos.min(save.buf.len())) as u64;
-        let dirty = if initial == 0 {
-            save.buf.len() as u64
-        } else {
-            0
-        };
-        Ok((initial, dirty))
+        Ok((save.remaining() as u64, 0))
     }
 
     /// `read()` of the data fd of generation `gen`: the saved stream, 0 at its end.
@@ -620,7 +701,12 @@ impl VfDevice {
         let mut bounce = KVec::with_capacity(len.min(CHUNK), GFP_KERNEL)?;
         let mut done = 0usize;
         while done < len {
+            // A signal ends a long read early with what was copied (bounded syscall time).
+            if done > 0 && kernel::current!().signal_pending() {
+                break;
+            }
             bounce.clear();
+            let start;
             {
                 let mut st = self.lock();
                 if gen == 0 || st.mig.live_gen() != gen {
@@ -628,7 +714,8 @@ impl VfDevice {
                 }
                 let precopy = matches!(st.mig.state, State::PreCopy | State::PreCopyP2p);
                 let save = st.mig.save.as_mut().ok_or(ENODEV)?;
-                let rest = save.buf.get(save.pos..).unwrap_or(&[]);
+                start = save.pos;
+                let rest = save.buf.get(start..).unwrap_or(&[]);
                 let n = rest.len().min(CHUNK).min(len - done);
                 if n == 0 {
                     // PRE_COPY: no more data for now (the final stream comes in STOP_COPY).
@@ -637,15 +724,19 @@ impl VfDevice {
                     }
                     break;
                 }
-                bounce.extend_from_slice(&rest[..n], GFP_KERNEL)?;
-                save.pos += n;
+                bounce.extend_from_slice(rest.get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
+                save.pos = start.checked_add(n).ok_or(EOVERFLOW)?;
             }
             if let Err(e) = writer.write_slice(&bounce) {
-                // Give the bytes back so that a retry reads them.
+                // Give the bytes back so that a retry reads them: the buffer is only ever
+                // appended to, so `start` still names them while this data fd lives (the C
+                // shell's file lock keeps other readers out).
                 let mut st = self.lock();
                 if st.mig.live_gen() == gen {
                     if let Some(save) = st.mig.save.as_mut() {
-                        save.pos -= bounce.len();
+                        if save.pos >= start && start <= save.buf.len() {
+                            save.pos = start;
+                        }
                     }
                 }
                 return if done > 0 { Ok(done) } else { Err(e) };
@@ -662,6 +753,10 @@ impl VfDevice {
         let mut bounce = KVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
         let mut done = 0usize;
         while done < len {
+            // A signal ends a long write early with what was taken (bounded syscall time).
+            if done > 0 && kernel::current!().signal_pending() {
+                break;
+            }
             let n = (len - done).min(CHUNK);
             let chunk = bounce.get_mut(..n).ok_or(EINVAL)?;
             if let Err(e) = reader.read_slice(chunk) {
@@ -678,4 +773,26 @@ impl VfDevice {
         }
         Ok(done)
     }
+}
+
+/// Whether an arc on the way from `from` to `target` reads the PF's view of the VF: a save
+/// records it, RESUMING -> STOP checks it.
+fn needs_pf_config(from: State, target: State) -> bool {
+    matches!(target, State::StopCopy | State::PreCopy | State::PreCopyP2p)
+        || from == State::Resuming
+}
+
+/// The PF administrator settings a restore checks, as `(name, source, target)`: all but the
+/// MAC.
+fn pf_settings(src: &PfVfConfig, dst: &PfVfConfig) -> [(&'static str, u32, u32); 8] {
+    [
+        ("vlan", src.vlan.into(), dst.vlan.into()),
+        ("vlan_proto", src.vlan_proto.into(), dst.vlan_proto.into()),
+        ("qos", src.qos.into(), dst.qos.into()),
+        ("spoofchk", src.spoofchk.into(), dst.spoofchk.into()),
+        ("trust", src.trusted.into(), dst.trusted.into()),
+        ("link_state", src.link_state.into(), dst.link_state.into()),
+        ("min_tx_rate", src.min_tx_rate, dst.min_tx_rate),
+        ("max_tx_rate", src.max_tx_rate, dst.max_tx_rate),
+    ]
 }
