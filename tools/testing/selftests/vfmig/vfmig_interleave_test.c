@@ -687,10 +687,10 @@ static const char *plan_name[P_N] = { "whole", "twice", "truncated", "empty", "i
 static struct {
 	int fd;
 	bool live;
-	bool uncertain;		/* a failed RESUMING -> STOP left RESUMING: anything goes */
 	enum plan plan;
 	uint8_t *bytes;
 	size_t len, fed;
+	size_t full;		/* bytes of res.bytes: a truncated plan may be completed later */
 	bool corrupt, write_failed;
 	struct snap *snap;
 } res = { .fd = -1 };
@@ -724,7 +724,6 @@ static void res_end(void)
 		stale_add(res.fd);
 	res.fd = -1;
 	res.live = false;
-	res.uncertain = false;
 }
 
 /* The streams of a transfer: checks the framing, returns their count (0 if broken) and the
@@ -772,7 +771,7 @@ static void res_plan(void)
 
 	free(res.bytes);
 	res.bytes = NULL;
-	res.len = res.fed = 0;
+	res.len = res.fed = res.full = 0;
 	res.corrupt = res.write_failed = false;
 	res.snap = NULL;
 	res.plan = below(P_N);
@@ -783,13 +782,19 @@ static void res_plan(void)
 	/* whole transfers are what a migration writes: make them the most frequent */
 	if (saved.valid && one_in(2))
 		res.plan = one_in(4) ? P_TWICE : P_WHOLE;
+	if (res.plan == P_EMPTY && saved.valid) {
+		res.bytes = malloc(saved.len);
+		memcpy(res.bytes, saved.buf, saved.len);
+		res.full = saved.len;
+		res.snap = saved.snap;
+	}
 	switch (res.plan) {
 	case P_WHOLE:
 	case P_TRUNC:
 	case P_FLIP:
 		res.bytes = malloc(saved.len);
 		memcpy(res.bytes, saved.buf, saved.len);
-		res.len = saved.len;
+		res.len = res.full = saved.len;
 		res.snap = saved.snap;
 		if (res.plan == P_TRUNC) {
 			cut = below(saved.len);
@@ -1042,7 +1047,7 @@ static void step_arc(uint32_t target)
 		uint32_t from = cur;
 
 		for (uint32_t i = 0; i < n; i++) {
-			if (from == ST_RESUMING && path[i] == ST_STOP && !res.uncertain) {
+			if (from == ST_RESUMING && path[i] == ST_STOP) {
 				restore_ok = restore_expected_ok();
 				if (!restore_ok) {
 					fail_at = i;
@@ -1074,16 +1079,6 @@ static void step_arc(uint32_t target)
 				model_state = now;
 			set_quiet_after();
 		}
-		return;
-	}
-	if (res.uncertain && cur == ST_RESUMING && target != cur) {
-		/* after a refused restore that left RESUMING: either answer; start over */
-		note("  (uncertain RESUMING) -> %d", ret);
-		if (fd >= 0)
-			close(fd);
-		res_end();
-		save_end();
-		step_reset();
 		return;
 	}
 	if (fail_at == UINT32_MAX) {
@@ -1188,8 +1183,14 @@ static void step_arc(uint32_t target)
 			res_end();
 			model_state = ST_ERROR;
 		} else if (now == ST_RESUMING) {
-			res.uncertain = true;
+			/* refused with the transfer as it was: more data may follow, and the end be
+			 * tried again (a truncated transfer is completed now and then) */
 			model_state = ST_RESUMING;
+			if (res.full > res.len && !res.corrupt && !res.write_failed && one_in(2)) {
+				note("  the truncated transfer is completed (%zu -> %zu bytes)", res.len,
+				     res.full);
+				res.len = res.full;
+			}
 		} else {
 			fail(C_STATE, "after a refused restore: %s", now >= 0 ? sname(now) : "?");
 			res_end();
@@ -1399,7 +1400,7 @@ static void step_data(void)
 	} else if (r < 9 && res.live && res.fd >= 0) {
 		size_t left = res.len - res.fed;
 
-		if (!left && !res.uncertain) {
+		if (!left) {
 			/* the plan is fed: a write of nothing is a no-op */
 			n = write(res.fd, buf, 0);
 			note("write(resume fd, 0) -> %zd", n);
@@ -1409,11 +1410,9 @@ static void step_data(void)
 		}
 		if (sz > left)
 			sz = left ? left : 1;
-		n = write(res.fd, res.uncertain ? buf : res.bytes + res.fed, sz);
+		n = write(res.fd, res.bytes + res.fed, sz);
 		note("write(resume fd, %zu of %s at %zu) -> %zd%s", sz, plan_name[res.plan],
 		     res.fed, n, n < 0 ? strerror(errno) : "");
-		if (res.uncertain)
-			return;
 		if (n < 0) {
 			res.write_failed = true;
 			if (!res.corrupt)
@@ -1623,7 +1622,9 @@ static void one_step(void)
 	if (pending_io && one_in(3)) {
 		st.kind[2]++;
 		step_data();
-	} else if (model_state == ST_ERROR && r < 25) {
+	} else if ((model_state == ST_ERROR || (model_state == ST_RESUMING && res.live &&
+						 res.fed >= res.len && !restore_expected_ok() &&
+						 res.len >= res.full)) && r < 25) {
 		st.kind[0]++;
 		step_reset();
 	} else if (r < 16) {
