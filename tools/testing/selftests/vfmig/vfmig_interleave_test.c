@@ -198,6 +198,8 @@ enum cat {
 	C_LOG_API,		/* START/REPORT/STOP/PROBE results */
 	C_DIRTY_FN_UNQ,		/* a missed page owned (buffer) or written (ring) across vfmig's own
 				 * unquiesce (P2P -> RUNNING) */
+	C_DIRTY_FN_RESTORE,	/* a missed page of a buffer the restored rings own (a restore while
+				 * logging runs) */
 	C_DIRTY_FN,		/* any other missed page */
 	C_DMA_STOPPED,		/* the device wrote memory in STOP/STOP_COPY/RESUMING */
 	C_DMA_DISABLED,		/* the device wrote into a queue the guest disabled */
@@ -225,6 +227,7 @@ static const struct {
 	[C_RESTORE_REGS] = { "restore_registers", NULL },
 	[C_LOG_API] = { "dma_logging_api", NULL },
 	[C_DIRTY_FN_UNQ] = { "dirty_no_miss_after_unquiesce", "code-review #2" },
+	[C_DIRTY_FN_RESTORE] = { "dirty_no_miss_after_restore", NULL },
 	[C_DIRTY_FN] = { "dirty_no_false_negative", NULL },
 	[C_DMA_STOPPED] = { "no_dma_while_stopped", NULL },
 	[C_DMA_DISABLED] = { "no_dma_on_guest_disabled_queue", NULL },
@@ -941,7 +944,8 @@ static int do_report(void)
 		if (last_reported[w->page] > w->after)
 			continue;
 		st.fn++;
-		fail(w->flags & W_UNQ ? C_DIRTY_FN_UNQ : C_DIRTY_FN,
+		fail(w->flags & W_RESTORED ? C_DIRTY_FN_RESTORE :
+		     w->flags & W_UNQ ? C_DIRTY_FN_UNQ : C_DIRTY_FN,
 		     "page 0x%llx written (seen at step %lu, %s%s%s%s) after event %u, not set by "
 		     "REPORTs %u..%u (last set by %u)", (unsigned long long)page_iova(w->page),
 		     w->step, w->flags & W_TX ? "Tx write-back" : "Rx",
