@@ -46,6 +46,8 @@
  *   --steps N       VFMIG_STEPS       steps (default 10000)
  *   --max-fail N                      stop after N failures (default 0: never)
  *   --verbose                         print every step
+ *   --no-p2p-queue-writes             the guest leaves RXDCTL alone during RUNNING_P2P and
+ *                                     PRE_COPY_P2P (isolates what those writes cause)
  *   VFMIG_BDF, VFMIG_PF_IF, VFMIG_VF_MAC (administrative MAC of the VF; required)
  *
  * Output: TAP, one result per invariant; failures name the seed and the step and show the
@@ -240,6 +242,7 @@ static const struct {
 static uint64_t seed;
 static unsigned long nsteps = 10000, step, max_fail;	/* 0: no limit */
 static bool verbose;
+static bool p2p_queue_writes = true;	/* the guest toggles RXDCTL during P2P too */
 static unsigned long nfail[C_N], total_fail;
 static unsigned long first_step[C_N];
 static char hist[HIST][160];
@@ -1515,6 +1518,11 @@ static void step_bar(void)
 		break;
 	case 6:
 	case 7:		/* the guest disables / re-enables its Rx queue */
+		if (p2p_state(model_state) && !p2p_queue_writes) {
+			note("RDT rewritten (%u)", rx_tail);
+			vf_write(VF_RDT, rx_tail);
+			break;
+		}
 		if (p2p_state(model_state))
 			p2p_rxdctl_step = step + 1;
 		if (rx_on) {
@@ -1750,7 +1758,8 @@ static void final_check(void)
 
 static void usage(const char *p)
 {
-	fprintf(stderr, "usage: %s [--seed N] [--steps N] [--max-fail N] [--verbose]\n", p);
+	fprintf(stderr, "usage: %s [--seed N] [--steps N] [--max-fail N] [--verbose] "
+		"[--no-p2p-queue-writes]\n", p);
 	exit(2);
 }
 
@@ -1777,6 +1786,8 @@ int main(int argc, char **argv)
 			max_fail = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = true;
+		else if (!strcmp(argv[i], "--no-p2p-queue-writes"))
+			p2p_queue_writes = false;
 		else
 			usage(argv[0]);
 	}
