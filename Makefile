@@ -58,7 +58,7 @@ SOAK_RACE_SECONDS ?= 600
 SOAK_SEED ?=
 soak: modules
 	$(MAKE) -s -C tools/testing/selftests/vfmig KDIR=$(KDIR) OUTPUT=$(CURDIR)/build/selftests
-	scripts/vm --igb 2 --name soak --timeout $$(( $(SOAK_STEPS) / 20 + $(SOAK_RACE_SECONDS) + 1800 )) \
+	scripts/vm --igb 2 --name soak --timeout $$(( $(SOAK_STEPS) / 100 + $(SOAK_RACE_SECONDS) + 1800 )) \
 		--append "VFMIG_INTERLEAVE_STEPS=$(SOAK_STEPS) VFMIG_RACE_SECONDS=$(SOAK_RACE_SECONDS) $(if $(SOAK_SEED),VFMIG_SEED=$(SOAK_SEED))" \
 		-- tools/testing/selftests/vfmig/interleave_vm.sh
 

@@ -8,8 +8,9 @@
 #  - vfmig_race_test: threads on the same device and data fd for VFMIG_RACE_SECONDS (20);
 #    rmmod attempts with the device open in each migration state; the VF removed
 #    (sriov_numvfs=0) and the PF unbound from igb with the device open in each state (the VFs
-#    are recreated after each); with VFMIG_RACE_UFFD=1 also a data fd read stalled
-#    (userfaultfd) across PRE_COPY_P2P -> STOP_COPY (last: it may take the kernel down).
+#    are recreated after each); last, a data fd read stalled (userfaultfd) across
+#    PRE_COPY_P2P -> STOP_COPY whose copy then fails (code review #3: an overflow panic before
+#    the fix; VFMIG_RACE_UFFD=0 leaves it out).
 # Reloads vfmig without the parameter; leaves the VFs unbound and their MACs unassigned.
 
 il_bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
@@ -71,7 +72,7 @@ else
 			tap_check "race_remove_$how.$s.recreated" il_recreate
 		done
 	done
-	if [ "${VFMIG_RACE_UFFD:-0}" = 1 ]; then
+	if [ "${VFMIG_RACE_UFFD:-1}" = 1 ]; then
 		il_race race_uffd --uffd
 	fi
 	ip link set "$(pf_netdev "$pf")" vf 0 mac 00:00:00:00:00:00
