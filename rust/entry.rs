@@ -11,8 +11,7 @@ use kernel::{
     ffi::c_int,
     prelude::*,
     seq_file::SeqFile,
-    types::ForeignOwnable,
-    uaccess::UserPtr, //
+    types::ForeignOwnable, //
 };
 
 use crate::{
@@ -223,47 +222,72 @@ unsafe extern "C" fn vfmig_rs_mig_data_size(
     }
 }
 
-/// Converts a byte count or an error to a `ssize_t` return.
-fn ssize(res: Result<usize>) -> isize {
-    match res {
-        Ok(n) => isize::try_from(n).unwrap_or(isize::MAX),
-        Err(e) => e.to_errno() as isize,
-    }
-}
-
-/// `read()` of a save data fd of generation `gen`.
+/// One step of a `read()` of a save data fd of generation `gen`: up to `len` bytes of the
+/// stream into the kernel buffer `buf`; the count (0 at the end) with `*start` set to their
+/// position, or a negative errno (`-ENOMSG`: the PRE_COPY initial data is all read).
 ///
 /// # Safety
 ///
 /// `rs` as for [`vfmig_rs_open`] (the C shell calls this only for a data file it has not
-/// disabled, which it does before the device is closed); `buf` is a userspace pointer.
+/// disabled, which it does before the device is closed); `buf` is a kernel buffer valid for
+/// writes of `len` bytes; `start` is valid for writes.
 #[no_mangle]
 unsafe extern "C" fn vfmig_rs_mig_read(
     rs: *mut c_void,
     gen: u64,
-    buf: *mut c_void,
+    buf: *mut u8,
     len: usize,
+    start: *mut usize,
 ) -> isize {
     // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
     let dev = unsafe { DevicePtr::borrow(rs) };
-    ssize(dev.mig_read(gen, UserPtr::from_ptr(buf), len))
+    // SAFETY: The caller guarantees `buf` is valid for writes of `len` bytes, and nothing else
+    // accesses it during the call.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    match dev.mig_read_chunk(gen, out) {
+        Ok((n, at)) => {
+            // SAFETY: The caller guarantees `start` is valid for writes.
+            unsafe { *start = at };
+            isize::try_from(n).unwrap_or(isize::MAX)
+        }
+        Err(e) => e.to_errno() as isize,
+    }
 }
 
-/// `write()` of a resume data fd of generation `gen`.
+/// The bytes a [`vfmig_rs_mig_read`] returned from `start` did not reach userspace: given back.
 ///
 /// # Safety
 ///
-/// As for [`vfmig_rs_mig_read`].
+/// `rs` as for [`vfmig_rs_mig_read`].
+#[no_mangle]
+unsafe extern "C" fn vfmig_rs_mig_unread(rs: *mut c_void, gen: u64, start: usize) {
+    // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
+    let dev = unsafe { DevicePtr::borrow(rs) };
+    dev.mig_unread(gen, start);
+}
+
+/// One step of a `write()` of a resume data fd of generation `gen`: feeds `len` bytes of the
+/// kernel buffer `buf`. 0 or a negative errno.
+///
+/// # Safety
+///
+/// `rs` as for [`vfmig_rs_mig_read`]; `buf` is a kernel buffer valid for reads of `len` bytes.
 #[no_mangle]
 unsafe extern "C" fn vfmig_rs_mig_write(
     rs: *mut c_void,
     gen: u64,
-    buf: *mut c_void,
+    buf: *const u8,
     len: usize,
-) -> isize {
+) -> c_int {
     // SAFETY: `rs` came from `into_foreign` and is released only after this call returns.
     let dev = unsafe { DevicePtr::borrow(rs) };
-    ssize(dev.mig_write(gen, UserPtr::from_ptr(buf), len))
+    // SAFETY: The caller guarantees `buf` is valid for reads of `len` bytes, not written during
+    // the call.
+    let data = unsafe { core::slice::from_raw_parts(buf, len) };
+    match dev.mig_write_chunk(gen, data) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// `VFIO_MIG_GET_PRECOPY_INFO` on a data fd of generation `gen`.

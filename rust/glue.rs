@@ -95,6 +95,7 @@ mod c {
         pub(super) fn vfmig_glue_mem_begin(vdev: *mut c_void) -> c_int;
         pub(super) fn vfmig_glue_mem_end(vdev: *mut c_void);
         pub(super) fn vfmig_glue_pf_vf_config(vdev: *mut c_void, out: *mut PfVfConfigC) -> c_int;
+        pub(super) fn vfmig_glue_log_ratelimit(vdev: *mut c_void) -> bool;
         pub(super) fn vfmig_glue_dma_read(
             vdev: *mut c_void,
             iova: u64,
@@ -182,6 +183,14 @@ impl CoreDevice<'_> {
 }
 
 impl CoreDevice<'_> {
+    /// Whether a kernel message that userspace can cause (a refused arc or restore) may be
+    /// printed now (a per-device ratelimit, so that a loop of refused requests cannot flood
+    /// the log).
+    pub(crate) fn log_allowed(&self) -> bool {
+        // SAFETY: `self.ptr` is a live core device (type invariant).
+        unsafe { c::vfmig_glue_log_ratelimit(self.ptr) }
+    }
+
     /// Reads guest memory at `iova` as the device would (`vfio_dma_rw()`): through the type1
     /// container's mappings, in the context of the process that made them. `EINVAL` if the
     /// range is not mapped, `EPERM`/`EFAULT` from the IOMMU driver.

@@ -61,7 +61,7 @@ pub(crate) trait Provider: Sync {
     ) -> Result;
 
     /// Resets the VF through its own BAR (a function-level software reset), leaving it as any
-    /// reset leaves it.
+    /// reset leaves it; waits (bounded) for the reset to complete, `ETIMEDOUT` if it does not.
     fn reset(&self, bar0: &BarMapping) -> Result;
 
     /// The function was reset: brings `shadow` to what the guest must see after a reset.

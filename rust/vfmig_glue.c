@@ -27,6 +27,7 @@
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/pm_runtime.h>
+#include <linux/ratelimit.h>
 #include <linux/rtnetlink.h>
 #include <linux/seq_file.h>
 #include <linux/vfio.h>
@@ -43,6 +44,7 @@
  * @migf: the last migration data file handed out (a reference is held), or NULL
  * @trap_start: first byte of the trapped BAR0 range (page aligned)
  * @trap_end: end of the trapped BAR0 range (page aligned); 0: nothing is trapped
+ * @log_rs: limits the kernel messages userspace can cause (refused arcs and restores)
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core;
@@ -52,6 +54,7 @@ struct vfmig_device {
 	struct vfmig_mig_file *migf;
 	u64 trap_start;
 	u64 trap_end;
+	struct ratelimit_state log_rs;
 };
 
 /**
@@ -196,6 +199,13 @@ int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_v
 	if (ivi.vlan > 4095 || ivi.qos > 7 || ivi.linkstate > IFLA_VF_LINK_STATE_DISABLE)
 		return -EINVAL;
 	return 0;
+}
+
+bool vfmig_glue_log_ratelimit(struct vfio_pci_core_device *vdev)
+{
+	struct vfmig_device *vmdev = container_of(vdev, struct vfmig_device, core);
+
+	return __ratelimit(&vmdev->log_rs);
 }
 
 int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len)
@@ -500,37 +510,94 @@ static int vfmig_mig_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/* Bytes of a data fd's read or write handled per step (one kernel bounce buffer). */
+#define VFMIG_MIG_CHUNK 4096
+
+/*
+ * read() of a save data fd, one chunk at a time: under the file's lock (which keeps the file
+ * from being disabled, and so the device from going away, meanwhile) Rust copies the next bytes
+ * of the stream into a kernel buffer; the copy to userspace happens with no lock held, so a
+ * reader stalled in a page fault (userfaultfd, FUSE) holds up no state change, reset or close.
+ * Bytes that do not reach userspace are given back. A pending signal ends the read early.
+ */
 static ssize_t vfmig_mig_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
 {
 	struct vfmig_mig_file *migf = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u8 *kbuf;
 
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (migf->disabled)
-		ret = -ENODEV;
-	else
-		ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, buf, len);
-	mutex_unlock(&migf->lock);
-	return ret;
+	kbuf = kmalloc(VFMIG_MIG_CHUNK, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t start = 0;
+
+		if (done && signal_pending(current))
+			break;
+		mutex_lock(&migf->lock);
+		if (migf->disabled)
+			ret = -ENODEV;
+		else
+			ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, kbuf,
+						min_t(size_t, len - done, VFMIG_MIG_CHUNK), &start);
+		mutex_unlock(&migf->lock);
+		if (ret <= 0)
+			break;
+		if (copy_to_user(buf + done, kbuf, ret)) {
+			mutex_lock(&migf->lock);
+			if (!migf->disabled)
+				vfmig_rs_mig_unread(migf->vmdev->rs, migf->gen, start);
+			mutex_unlock(&migf->lock);
+			ret = -EFAULT;
+			break;
+		}
+		done += ret;
+	}
+	kfree(kbuf);
+	return done ? done : ret;
 }
 
+/*
+ * write() of a resume data fd, one chunk at a time: copied from userspace with no lock held,
+ * then fed to Rust under the file's lock. A stream error is returned at once.
+ */
 static ssize_t vfmig_mig_write(struct file *filp, const char __user *buf, size_t len,
 			       loff_t *pos)
 {
 	struct vfmig_mig_file *migf = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u8 *kbuf;
 
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (migf->disabled)
-		ret = -ENODEV;
-	else
-		ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, buf, len);
-	mutex_unlock(&migf->lock);
-	return ret;
+	kbuf = kmalloc(VFMIG_MIG_CHUNK, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t n = min_t(size_t, len - done, VFMIG_MIG_CHUNK);
+
+		if (done && signal_pending(current))
+			break;
+		if (copy_from_user(kbuf, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		mutex_lock(&migf->lock);
+		if (migf->disabled)
+			ret = -ENODEV;
+		else
+			ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, kbuf, n);
+		mutex_unlock(&migf->lock);
+		if (ret)
+			break;
+		done += n;
+	}
+	kfree(kbuf);
+	return done ? done : ret;
 }
 
 /*
@@ -695,6 +762,7 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 {
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 	struct vfio_pci_core_device *vdev = &vmdev->core;
+	const struct vfio_log_ops *log_ops;
 	int ret;
 
 	/*
@@ -705,11 +773,17 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 	 * and a VMM picks IOMMU dirty tracking or refuses migration at realize, instead of failing
 	 * at START. The device's ioctls run only while it is open, so no caller sees the change.
 	 */
-	core_vdev->log_ops = vmdev->trap_end ? &vfmig_log_ops : NULL;
+	log_ops = vmdev->trap_end ? &vfmig_log_ops : NULL;
 #if IS_ENABLED(CONFIG_IOMMUFD)
 	if (core_vdev->iommufd_device)
-		core_vdev->log_ops = NULL;
+		log_ops = NULL;
 #endif
+	/*
+	 * A deviation from vfio.h, which has log_ops set once before registration: nothing reads it
+	 * concurrently but the VFIO debugfs "features" file, hence WRITE_ONCE. The callbacks were
+	 * checked at build time (all three are set).
+	 */
+	WRITE_ONCE(core_vdev->log_ops, log_ops);
 
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
@@ -756,6 +830,7 @@ static int vfmig_init_dev(struct vfio_device *core_vdev)
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 
 	mutex_init(&vmdev->migf_lock);
+	ratelimit_state_init(&vmdev->log_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	return vfio_pci_core_init_dev(core_vdev);
 }
 

@@ -76,6 +76,11 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
 int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out);
 
 /*
+ * Whether a kernel message that userspace can cause (a refused arc or restore) may be printed
+ * now: a per-device __ratelimit() (default interval and burst).
+ */
+bool vfmig_glue_log_ratelimit(struct vfio_pci_core_device *vdev);
+/*
  * vfio_dma_rw() of @len bytes at @iova into @buf (a read of guest memory as the device sees it;
  * needs a type1 container, see the log_start op).
  */
@@ -116,8 +121,15 @@ int vfmig_rs_mig_set_state(void *rs, struct vfio_pci_core_device *vdev, u32 new_
 			   u64 *new_gen, u64 *live_gen);
 int vfmig_rs_mig_get_state(void *rs, u32 *state);
 int vfmig_rs_mig_data_size(void *rs, struct vfio_pci_core_device *vdev, u64 *len);
-ssize_t vfmig_rs_mig_read(void *rs, u64 gen, char __user *buf, size_t len);
-ssize_t vfmig_rs_mig_write(void *rs, u64 gen, const char __user *buf, size_t len);
+/*
+ * One step of a data fd's read or write, on a kernel buffer (the C shell copies to and from
+ * userspace with no lock held): read returns the bytes copied into @buf (0 at the end,
+ * -ENOMSG: PRE_COPY initial data all read) and their stream position in *@start, which
+ * vfmig_rs_mig_unread() gives back if they did not reach userspace; write returns 0 or -errno.
+ */
+ssize_t vfmig_rs_mig_read(void *rs, u64 gen, u8 *buf, size_t len, size_t *start);
+void vfmig_rs_mig_unread(void *rs, u64 gen, size_t start);
+int vfmig_rs_mig_write(void *rs, u64 gen, const u8 *buf, size_t len);
 /* VFIO_MIG_GET_PRECOPY_INFO of a data fd: -EINVAL outside PRE_COPY/PRE_COPY_P2P. */
 int vfmig_rs_mig_precopy_info(void *rs, u64 gen, u64 *initial, u64 *dirty);
 /* reset_done PCI error handler; may run with the core's memory_lock held for writing. */

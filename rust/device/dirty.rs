@@ -562,7 +562,18 @@ impl VfDevice {
                 t.cache = None;
             }
         }
-        t.log.peek(first, last, &mut pages, &mut runs)?;
+        // The pages taken above are out of the log: from here on the report may not fail. If
+        // what the rescan logged cannot be gathered (no memory), the whole window is reported
+        // (an over-report; the rescan's pages stay logged for the next report too).
+        if t.log.peek(first, last, &mut pages, &mut runs).is_err() {
+            t.log.stats.overflows += 1;
+            bitmap.set(
+                first << PAGE_SHIFT,
+                (last - first + 1).saturating_mul(1 << PAGE_SHIFT),
+            );
+            t.log.stats.reported_pages += last - first + 1;
+            return Ok(());
+        }
         let n = emit_runs(&mut pages, &runs, |p, n| {
             bitmap.set(p << PAGE_SHIFT, n << PAGE_SHIFT)
         });

@@ -28,18 +28,19 @@
 //! Lock order, outermost first:
 //!
 //! 1. the C shell's `migf_lock` (the current data file of a device; held by set_state and
-//!    close_device);
-//! 2. a data file's own `lock` (serializes its read/write calls and guards its `disabled`
-//!    flag; set_state and close_device take it under `migf_lock` to disable a stale file,
-//!    read/write hold it across their call into Rust);
+//!    close_device; `rtnl_lock`, for the PF's view, and the dirty tracker's `dirty`, stopped at
+//!    close, are taken under it);
+//! 2. a data file's own `lock` (guards its `disabled` flag, hence the device's life for a
+//!    read/write; set_state and close_device take it under `migf_lock` to disable a stale file;
+//!    read/write hold it across each chunk's call into Rust, never across a user copy);
 //! 3. [`VfDevice`]'s `state` mutex (this module's state, the BAR mapping);
 //! 4. the core's `memory_lock`, read side ([`CoreDevice::mem_access`]);
 //! 5. `reset_pending` (a spinlock, innermost).
 //!
 //! `reset_done` runs with `memory_lock` held for writing, so it only *tries* `state` and
-//! otherwise leaves the work to the holder (see [`super::DevGuard`]). The data fd copies
-//! to/from userspace through a bounce buffer outside `state`, so no page fault is taken under
-//! it. `rtnl_lock` (the PF-side configuration, [`CoreDevice::pf_vf_config`]) is taken before
+//! otherwise leaves the work to the holder (see [`super::DevGuard`]). The C shell copies a data
+//! fd's bytes to/from userspace through a 4 KiB kernel buffer with no lock held, so no page
+//! fault is taken under any vfmig lock and a reader stalled in one holds up nobody. `rtnl_lock` (the PF-side configuration, [`CoreDevice::pf_vf_config`]) is taken before
 //! `state`, never under it.
 
 use kernel::{
@@ -47,10 +48,6 @@ use kernel::{
     time::{
         Instant,
         Monotonic, //
-    },
-    uaccess::{
-        UserPtr,
-        UserSlice, //
     },
 };
 
@@ -82,9 +79,6 @@ use crate::{
         },
     },
 };
-
-/// Bytes copied to or from userspace per step of a data fd read/write.
-const CHUNK: usize = 4096;
 
 /// How a failed arc left the device.
 pub(super) enum Failed {
@@ -379,25 +373,28 @@ impl VfDevice {
                     new_file = f;
                 }
                 Err(Failed::Kept(e)) => {
-                    pr_info!(
-                        "{}: migration {} -> {} failed ({}): state stays {}\n",
-                        self.bdf(),
-                        cur.name(),
-                        next.name(),
-                        e.to_errno(),
-                        cur.name()
-                    );
+                    // Userspace can repeat a refused arc at will: ratelimited.
+                    if core.log_allowed() {
+                        pr_info!(
+                            "{}: migration {} -> {} failed ({:?}): state stays {}\n",
+                            self.bdf(),
+                            cur.name(),
+                            next.name(),
+                            e,
+                            cur.name()
+                        );
+                    }
                     st.mig.stats.last_error = e.to_errno();
                     st.mig.stats.last_error_arc = Some((cur, next));
                     return Err(e);
                 }
                 Err(Failed::Lost(e)) => {
                     pr_warn!(
-                        "{}: migration {} -> {} failed ({}), device state unknown: ERROR until reset\n",
+                        "{}: migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
                         self.bdf(),
                         cur.name(),
                         next.name(),
-                        e.to_errno()
+                        e
                     );
                     st.mig.state = State::Error;
                     st.mig.queues = None;
@@ -426,11 +423,13 @@ impl VfDevice {
         let pf = match pf {
             Some(Ok(pf)) => *pf,
             Some(Err(e)) => {
-                pr_info!(
-                    "{}: save: the PF's view of the VF is not readable ({})\n",
-                    self.bdf(),
-                    e.to_errno()
-                );
+                if core.log_allowed() {
+                    pr_info!(
+                        "{}: save: the PF's view of the VF is not readable ({:?})\n",
+                        self.bdf(),
+                        e
+                    );
+                }
                 return Err(*e);
             }
             None => return Err(EINVAL),
@@ -466,7 +465,6 @@ impl VfDevice {
         }
         st.mig.stats.bytes_saved = len as u64;
         st.mig.stats.save_ns = t0.elapsed().as_nanos();
-        st.mig.stats.saves += 1;
         Ok(buf)
     }
 
@@ -515,6 +513,7 @@ impl VfDevice {
                 // complete stream it received). The snapshot only reads the device.
                 let buf = self.encode_state(st, core, pf, to != State::StopCopy)?;
                 st.mig.save = Some(SaveData { buf, pos: 0 });
+                st.mig.stats.saves += 1;
                 Ok(Some(st.mig.new_gen()))
             }
             (State::PreCopyP2p, State::StopCopy) => {
@@ -523,6 +522,7 @@ impl VfDevice {
                 let last = self.encode_state(st, core, pf, false)?;
                 let save = st.mig.save.as_mut().ok_or(EINVAL)?;
                 save.buf.extend_from_slice(&last, GFP_KERNEL)?;
+                st.mig.stats.saves += 1;
                 Ok(None)
             }
             (State::PreCopy, State::Running) | (State::PreCopyP2p, State::RunningP2p) => {
@@ -558,25 +558,32 @@ impl VfDevice {
     ) -> Result<Option<u64>, Failed> {
         let fmt = self.provider.format();
         let t0 = Instant::<Monotonic>::now();
+        // Userspace can repeat a refused restore at will: its messages are ratelimited.
+        let log = core.log_allowed();
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
         let staging = resume.final_state(fmt).inspect_err(|e| {
+            if !log {
+                return;
+            }
             pr_info!(
-                "{}: restore refused: the transfer is incomplete or invalid ({}), device untouched\n",
+                "{}: restore refused: the transfer is incomplete or invalid ({:?}), device untouched\n",
                 self.bdf(),
-                e.to_errno()
+                e
             );
         })?;
-        self.verify_pf(staging.pf.as_ref(), pf)?;
+        self.verify_pf(staging.pf.as_ref(), pf, log)?;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
         let mut q = QueueCtl::default();
         if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
             // Partly programmed: leave the VF as a reset leaves it.
-            pr_warn!(
-                "{}: restore failed while programming the VF ({}): resetting the VF\n",
-                self.bdf(),
-                e.to_errno()
-            );
+            if log {
+                pr_warn!(
+                    "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
+                    self.bdf(),
+                    e
+                );
+            }
             self.provider.shadow_reset(&mut st.shadow);
             return match self.provider.reset(bar0) {
                 Ok(()) => Err(Failed::Kept(e)),
@@ -596,7 +603,12 @@ impl VfDevice {
     /// `EPERM`, naming the setting and both values, unless `pf_mismatch_warn=1` makes it a
     /// warning. The MAC is not compared: it goes through the VF's own mailbox, where the PF
     /// driver applies its policy (an administrator MAC on the target refuses another one).
-    fn verify_pf(&self, src: Option<&PfVfConfig>, dst: Option<&Result<PfVfConfig>>) -> Result {
+    fn verify_pf(
+        &self,
+        src: Option<&PfVfConfig>,
+        dst: Option<&Result<PfVfConfig>>,
+        log: bool,
+    ) -> Result {
         let warn_only = crate::module_parameters::pf_mismatch_warn.value();
         let Some(src) = src else {
             return Ok(());
@@ -604,11 +616,13 @@ impl VfDevice {
         let dst = match dst {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
-                pr_err!(
-                    "{}: restore refused: the target's PF settings are not readable ({})\n",
-                    self.bdf(),
-                    e.to_errno()
-                );
+                if log {
+                    pr_err!(
+                        "{}: restore refused: the target's PF settings are not readable ({:?})\n",
+                        self.bdf(),
+                        e
+                    );
+                }
                 return Err(*e);
             }
             None => return Err(EINVAL),
@@ -619,6 +633,9 @@ impl VfDevice {
                 continue;
             }
             mismatch = true;
+            if !log {
+                continue;
+            }
             if warn_only {
                 pr_warn!(
                     "{}: restore: PF setting {} differs: source {}, target {} (pf_mismatch_warn=1: the target's is kept)\n",
@@ -695,83 +712,63 @@ impl VfDevice {
         Ok((save.remaining() as u64, 0))
     }
 
-    /// `read()` of the data fd of generation `gen`: the saved stream, 0 at its end.
-    pub(crate) fn mig_read(&self, gen: u64, ubuf: UserPtr, len: usize) -> Result<usize> {
-        let mut writer = UserSlice::new(ubuf, len).writer();
-        let mut bounce = KVec::with_capacity(len.min(CHUNK), GFP_KERNEL)?;
-        let mut done = 0usize;
-        while done < len {
-            // A signal ends a long read early with what was copied (bounded syscall time).
-            if done > 0 && kernel::current!().signal_pending() {
-                break;
-            }
-            bounce.clear();
-            let start;
-            {
-                let mut st = self.lock();
-                if gen == 0 || st.mig.live_gen() != gen {
-                    return Err(ENODEV);
-                }
-                let precopy = matches!(st.mig.state, State::PreCopy | State::PreCopyP2p);
-                let save = st.mig.save.as_mut().ok_or(ENODEV)?;
-                start = save.pos;
-                let rest = save.buf.get(start..).unwrap_or(&[]);
-                let n = rest.len().min(CHUNK).min(len - done);
-                if n == 0 {
-                    // PRE_COPY: no more data for now (the final stream comes in STOP_COPY).
-                    if precopy && done == 0 {
-                        return Err(ENOMSG);
-                    }
-                    break;
-                }
-                bounce.extend_from_slice(rest.get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
-                save.pos = start.checked_add(n).ok_or(EOVERFLOW)?;
-            }
-            if let Err(e) = writer.write_slice(&bounce) {
-                // Give the bytes back so that a retry reads them: the buffer is only ever
-                // appended to, so `start` still names them while this data fd lives (the C
-                // shell's file lock keeps other readers out).
-                let mut st = self.lock();
-                if st.mig.live_gen() == gen {
-                    if let Some(save) = st.mig.save.as_mut() {
-                        if save.pos >= start && start <= save.buf.len() {
-                            save.pos = start;
-                        }
-                    }
-                }
-                return if done > 0 { Ok(done) } else { Err(e) };
-            }
-            done += bounce.len();
+    /// One step of a `read()` of the data fd of generation `gen`: copies the next bytes of the
+    /// saved stream (at most `out.len()`) into `out` and returns how many, and the stream
+    /// position they start at (for [`VfDevice::mig_unread`]). 0 at the end of the stream;
+    /// `ENOMSG` in the PRE_COPY states when the initial data is all read (the final stream comes
+    /// in STOP_COPY). The C shell copies to userspace without any lock held.
+    pub(crate) fn mig_read_chunk(&self, gen: u64, out: &mut [u8]) -> Result<(usize, usize)> {
+        let mut st = self.lock();
+        if gen == 0 || st.mig.live_gen() != gen {
+            return Err(ENODEV);
         }
-        Ok(done)
+        let precopy = matches!(st.mig.state, State::PreCopy | State::PreCopyP2p);
+        let save = st.mig.save.as_mut().ok_or(ENODEV)?;
+        let start = save.pos;
+        let rest = save.buf.get(start..).unwrap_or(&[]);
+        let n = rest.len().min(out.len());
+        if n == 0 {
+            return if precopy && !out.is_empty() {
+                Err(ENOMSG)
+            } else {
+                Ok((0, start))
+            };
+        }
+        out.get_mut(..n)
+            .ok_or(EINVAL)?
+            .copy_from_slice(rest.get(..n).ok_or(EINVAL)?);
+        save.pos = start.checked_add(n).ok_or(EOVERFLOW)?;
+        Ok((n, start))
     }
 
-    /// `write()` of the data fd of generation `gen`: feeds the decoder; a stream error is
-    /// returned at once (and again by every later write and by RESUMING -> STOP).
-    pub(crate) fn mig_write(&self, gen: u64, ubuf: UserPtr, len: usize) -> Result<usize> {
-        let mut reader = UserSlice::new(ubuf, len).reader();
-        let mut bounce = KVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
-        let mut done = 0usize;
-        while done < len {
-            // A signal ends a long write early with what was taken (bounded syscall time).
-            if done > 0 && kernel::current!().signal_pending() {
-                break;
-            }
-            let n = (len - done).min(CHUNK);
-            let chunk = bounce.get_mut(..n).ok_or(EINVAL)?;
-            if let Err(e) = reader.read_slice(chunk) {
-                return if done > 0 { Ok(done) } else { Err(e) };
-            }
-            let mut st = self.lock();
-            if gen == 0 || st.mig.live_gen() != gen {
-                return Err(ENODEV);
-            }
-            let fmt = self.provider.format();
-            st.mig.resume.as_mut().ok_or(ENODEV)?.feed(chunk, fmt)?;
-            st.mig.stats.bytes_restored += n as u64;
-            done += n;
+    /// The bytes a [`VfDevice::mig_read_chunk`] handed out from `start` could not be copied to
+    /// userspace: gives them back, so that a retry reads them. The buffer is only ever appended
+    /// to while its data fd lives, so `start` still names them; a position that moved on (a
+    /// concurrent reader of the same fd) or a stale fd is left alone.
+    pub(crate) fn mig_unread(&self, gen: u64, start: usize) {
+        let mut st = self.lock();
+        if gen == 0 || st.mig.live_gen() != gen {
+            return;
         }
-        Ok(done)
+        if let Some(save) = st.mig.save.as_mut() {
+            if start <= save.pos && start <= save.buf.len() {
+                save.pos = start;
+            }
+        }
+    }
+
+    /// One step of a `write()` of the data fd of generation `gen`: feeds `data` (copied from
+    /// userspace by the C shell, without any lock held) to the decoder; a stream error is
+    /// returned at once (and again by every later write and by RESUMING -> STOP).
+    pub(crate) fn mig_write_chunk(&self, gen: u64, data: &[u8]) -> Result {
+        let mut st = self.lock();
+        if gen == 0 || st.mig.live_gen() != gen {
+            return Err(ENODEV);
+        }
+        let fmt = self.provider.format();
+        st.mig.resume.as_mut().ok_or(ENODEV)?.feed(data, fmt)?;
+        st.mig.stats.bytes_restored += data.len() as u64;
+        Ok(())
     }
 }
 

@@ -102,7 +102,7 @@ impl Provider for Igb82576Vf {
         // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
         // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
         // (`CoreDevice::pf_vf_config`) when it saves; `restore` sets its MAC through the
-        // mailbox and the migration code applies the rest (`CoreDevice::pf_apply`).
+        // mailbox, and the migration code checks the rest against the target's (never sets it).
         st.pf = None;
         Ok(())
     }
@@ -162,6 +162,41 @@ impl Provider for Igb82576Vf {
         else {
             return Err(EINVAL);
         };
+        // First the PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"), the
+        // part the PF may refuse (an administrator MAC on the target refuses another one), so
+        // that a refusal leaves the VF's registers as they were: every VF reset or FLR makes
+        // igb forget a guest-chosen MAC and keep the VF's Rx/Tx (VFRE/VFTE) off until the VF
+        // sends E1000_VF_RESET. The queues are disabled and the guest is not running
+        // (RESUMING -> STOP), so nobody else uses the mailbox: send the reset message, then the
+        // saved MAC, as the guest's driver did at probe, then what the guest asked of the PF
+        // besides its MAC (only what the source's PF ACKed), as the guest asked it; the PF
+        // judges each one. The conversation overwrites the mailbox memory: on a refusal it is
+        // put back as it was.
+        let requests = st
+            .private()
+            .iter()
+            .find(|b| b.ty == igb::SECTION_IGB_MBX)
+            .map(mbx_requests)
+            .unwrap_or_default();
+        if let Some(pf) = &st.pf {
+            let mut before = [0u32; igb::MBX_MSG_DWORDS];
+            for (n, w) in before.iter_mut().enumerate() {
+                *w = io
+                    .try_read(regs::VMBMEM::try_at(n).ok_or(EINVAL)?)?
+                    .into_raw();
+            }
+            if let Err(e) = pf_handshake(io, &pf.mac).and_then(|()| replay_requests(io, &requests))
+            {
+                for (n, w) in before.iter().enumerate() {
+                    io.try_write(
+                        regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
+                        regs::VMBMEM::from(*w),
+                    )?;
+                }
+                return Err(e);
+            }
+        }
+        // Then the VF's own registers, every queue disabled.
         *ctl = QueueCtl::default();
         ctl.rx[0] = rx_program::<RxQ0>(io, rx0);
         ctl.rx[1] = rx_program::<RxQ1>(io, rx1);
@@ -188,24 +223,9 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::IVAR0] = ivar0;
         sh.words[sh_idx::IVAR_MISC] = ivar_misc;
         ctl.kick = irq.enabled;
-        //
-        // The PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"): every VF
-        // reset or FLR makes igb forget a guest-chosen MAC and keep the VF's Rx/Tx
-        // (VFRE/VFTE) off until the VF sends E1000_VF_RESET. The queues are disabled and the
-        // guest is not running (RESUMING -> STOP), so nobody else uses the mailbox: send the
-        // reset message, then the saved MAC, as the guest's driver did at probe.
-        // Then what the guest asked of the PF besides its MAC, as the guest asked it.
-        let requests = st
-            .private()
-            .iter()
-            .find(|b| b.ty == igb::SECTION_IGB_MBX)
-            .map(mbx_requests)
-            .unwrap_or_default();
-        if let Some(pf) = &st.pf {
-            pf_handshake(io, &pf.mac)?;
-            replay_requests(io, &requests)?;
-        }
         keep_mbx_requests(sh, &requests);
+        // Nothing the target's guest sent is waiting for an answer.
+        sh.words[sh_idx::MBX_PENDING] = 0;
         // Then the mailbox memory the guest left (the handshake overwrote it).
         for (n, v) in mbx.mem().iter().enumerate() {
             io.try_write(
@@ -222,15 +242,22 @@ impl Provider for Igb82576Vf {
                 sh.words[sh_idx::STATS + i] = lo32(saved).wrapping_sub(hw);
             }
         }
-        // The administrator settings in `st.pf` are applied by the migration code through the
-        // PF netdev (`CoreDevice::pf_apply`).
+        // The administrator settings in `st.pf` are the host's: checked against the target's
+        // by the migration code before this, never set.
         Ok(())
     }
 
     fn reset(&self, bar: &BarMapping) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         io.write_reg(regs::CTRL::zeroed().with_rst(true));
-        Ok(())
+        // RST clears itself when the reset is done (igbvf's e1000_reset_hw_vf waits for it).
+        read_poll_timeout(
+            || Ok(io.read(regs::CTRL).rst()),
+            |rst: &bool| !*rst,
+            Delta::from_micros(10),
+            Delta::from_millis(RESET_TIMEOUT_MS),
+        )
+        .map(|_| ())
     }
 
     fn trap(&self) -> Option<(u32, u32)> {
@@ -301,6 +328,9 @@ impl Provider for Igb82576Vf {
                 sh.block = nic::PrivateBlock::ZERO;
             }
             _ if (r::VMBMEM..r::VMBMEM + 4 * igb::MBX_MSG_DWORDS as u32).contains(&reg) => {
+                // A guest that writes the mailbox memory before reading the PF's reply can no
+                // longer be told an ACK from its own write: what is pending is dropped.
+                sh.words[sh_idx::MBX_PENDING] = 0;
                 let i = sh_idx::VMBMEM + ((reg - r::VMBMEM) / 4) as usize;
                 if let Some(w) = sh.words.get_mut(i) {
                     *w = (*w & !mask) | v;
@@ -513,6 +543,9 @@ fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>, held: bool) -> ((u64, u64), (
     (ring, (r.wb_addr & !3, if wb_on { 4 } else { 0 }))
 }
 
+/// Bound on the wait for a VF software reset to complete in [`Provider::reset`].
+const RESET_TIMEOUT_MS: i64 = 10;
+
 /// Bound on the wait for the queues to stop in [`Provider::quiesce`].
 const QUIESCE_TIMEOUT_MS: i64 = 100;
 
@@ -665,7 +698,8 @@ fn pf_handshake(io: Bar0<'_>, mac: &[u8; 6]) -> Result {
     match mbx.call(&mut m)? {
         t if t == msg::VF_SET_MAC_ADDR | msg::ACK => Ok(()),
         t => {
-            pr_info!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
+            // Userspace can repeat this at will (the migration code reports the EPERM).
+            pr_debug!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
             Err(EPERM)
         }
     }
@@ -680,7 +714,7 @@ fn replay_requests(io: Bar0<'_>, rq: &igb::MbxRequests) -> Result {
         let ty = msg.first().copied().unwrap_or(0) & 0xffff;
         let reply = mbx.call(msg)?;
         if reply & regs::msg::NACK != 0 {
-            pr_info!(
+            pr_debug!(
                 "igb: the PF refused replayed request {:#x} ({:#010x})\n",
                 ty,
                 reply

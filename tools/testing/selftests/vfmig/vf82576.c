@@ -614,6 +614,23 @@ int vf_mbx_write(struct vf_dev *vf, const uint32_t *msg, int words, int timeout_
 	return ret;
 }
 
+int vf_mbx_post(struct vf_dev *vf, const uint32_t *msg, int words)
+{
+	int ret;
+
+	if (words > VF_MBX_WORDS)
+		return -EINVAL;
+	ret = mbx_lock(vf);
+	if (ret)
+		return ret;
+	/* whatever the PF signalled before is dropped: its next PFACK/PFSTS are this message's */
+	vf->mbx_r2c = 0;
+	for (int i = 0; i < words; i++)
+		vf_wr32(vf, VF_VMBMEM + 4 * i, msg[i]);
+	vf_wr32(vf, VF_V2PMAILBOX, VF_MBX_REQ);	/* also drops VFU */
+	return 0;
+}
+
 int vf_mbx_read(struct vf_dev *vf, uint32_t *msg, int words, int timeout_ms)
 {
 	int ret;
