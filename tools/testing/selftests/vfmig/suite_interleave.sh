@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
-# Everything at once on one VF: reloads vfmig with experimental_migration=1, binds VF0, assigns
+# Everything at once on one VF: reloads vfmig with migration on (the default), binds VF0, assigns
 # it an administrative MAC and runs
 #  - vfmig_interleave_test: a seeded random walk (migration requests, DMA logging, data fds,
 #    resets, trapped BAR accesses, traffic) with the uAPI's FSM and the dirty-page ground truth
@@ -47,7 +47,7 @@ il_race() { # name args...
 }
 
 rmmod vfmig
-if ! tap_check interleave.modprobe_experimental modprobe vfmig experimental_migration=1; then
+if ! tap_check interleave.modprobe modprobe vfmig; then
 	modprobe vfmig
 elif [ ! -x "$il_bin/vfmig_interleave_test" ] || [ ! -x "$il_bin/vfmig_race_test" ]; then
 	tap_fail interleave.test_programs_built "$il_bin/vfmig_{interleave,race}_test not built"

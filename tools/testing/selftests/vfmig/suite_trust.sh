@@ -66,7 +66,7 @@ pci_unbind "$vf0"
 pci_unbind "$vf1"
 rmmod vfmig 2>/dev/null
 tap_check trust.modprobe_default modprobe vfmig
-tap_check trust.param_off sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration off"'
+tap_check trust.param_default_on sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration on$"'
 tap_check trust.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
 unset reg_bin reg_if reg_p
 unset -f reg_load reg_run

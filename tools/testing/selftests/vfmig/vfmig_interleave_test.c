@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfmig_interleave_test: a seeded, reproducible random walk over everything a VMM (and a guest
- * behind it) can do to one VF bound to vfmig (experimental_migration=1), with the uAPI's rules
+ * behind it) can do to one VF bound to vfmig (migration=1), with the uAPI's rules
  * and a ground truth of the device's DMA checked after every step.
  *
  * Each step is one of:
@@ -1831,7 +1831,7 @@ int main(int argc, char **argv)
 	if (mig_flags(dev, &flags) || flags != (VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 						VFIO_MIGRATION_PRE_COPY)) {
 		printf("Bail out! migration flags 0x%llx: is vfmig loaded with "
-		       "experimental_migration=1?\n", (unsigned long long)flags);
+		       "migration=1?\n", (unsigned long long)flags);
 		return 1;
 	}
 	rxd = vf_dma_alloc(&ringmem, RX_COUNT * sizeof(*rxd), 4096, &rxd_iova);

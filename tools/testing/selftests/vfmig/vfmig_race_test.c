@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vfmig_race_test: concurrency and teardown of one VF bound to vfmig (experimental_migration=1).
+ * vfmig_race_test: concurrency and teardown of one VF bound to vfmig (migration=1).
  *
  *   vfmig_race_test [--seconds N] [--seed N]            (default mode "race")
  *     Threads on the same device and data fd for a bounded time: migration requests to random
@@ -267,7 +267,7 @@ static int dev_setup(void)
 		return ret;
 	dev = vf.device_fd;
 	if (mig_flags(dev, &flags) || !(flags & VFIO_MIGRATION_PRE_COPY)) {
-		diag("migration flags 0x%llx: is vfmig loaded with experimental_migration=1?",
+		diag("migration flags 0x%llx: is vfmig loaded with migration on (the default)?",
 		     (unsigned long long)flags);
 		return -ENOTTY;
 	}
