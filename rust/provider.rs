@@ -84,9 +84,10 @@ pub(crate) trait Provider: Sync {
 
     /// The queue control register `reg` (4-byte aligned) while vfmig holds the queues disabled
     /// (RUNNING_P2P, STOP, ... until RUNNING): `Some(&mut word)` of `held`, the control that
-    /// [`Provider::unquiesce`] writes back, if `reg` is one; `None` otherwise. A guest access of
-    /// such a register then reads and writes this word instead of the device, so the guest can
-    /// neither restart DMA vfmig stopped nor have a disable it wrote undone on RUNNING.
+    /// [`Provider::unquiesce`] writes back, if `reg` is one; `None` otherwise. A guest write of
+    /// such a register then goes to this word instead of the device (reads still show the
+    /// device), so the guest can neither restart DMA vfmig stopped nor have a disable it wrote
+    /// undone on RUNNING.
     fn held_ctl<'a>(&self, held: &'a mut QueueCtl, reg: u32) -> Option<&'a mut u32>;
 
     /// Whether a write of `reg` can change where the device writes memory (see

@@ -95,17 +95,9 @@ impl VfDevice {
         let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
-        // A queue control reads the held word while vfmig holds the queues (see `bar_write`).
-        if let Some(held) = st.mig.held_queues_mut() {
-            if let Some(w) = self.provider.held_ctl(held, off & !3) {
-                let v = *w >> ((off & 3) * 8);
-                return Ok(match size {
-                    1 => v & 0xff,
-                    2 => v & 0xffff,
-                    _ => v,
-                });
-            }
-        }
+        // Reads of a queue control show the device (disabled while vfmig holds the queues); a
+        // write goes to the held word (`bar_write`), so a guest's read-modify-write keeps the
+        // guest's intent for RUNNING.
         self.provider.trapped_read(bar0, &mut st.shadow, off, size)
     }
 }

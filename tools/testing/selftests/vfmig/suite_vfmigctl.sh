@@ -81,7 +81,7 @@ else
 		restore "$vf1" -i "$ctl_golden/other-device.bin"
 	ctl_expect vfmigctl.restore_enotty 6 "$vf1: driver offers no migration (ENOTTY)" \
 		restore "$vf1" -i "$ctl_tmp/vf1.bin"
-	ctl_expect vfmigctl.dirty_enotty 6 "driver offers no DMA dirty tracking (ENOTTY)" \
+	ctl_expect vfmigctl.dirty_enotty 6 "driver offers no DMA dirty tracking when opened via group (ENOTTY)" \
 		dirty "$vf0" --range 0x100000:64K --count 1 --interval-ms 10
 	# The device is still usable after the failed attempts.
 	ctl_expect vfmigctl.status_after 0 "driver: vfmig" status "$vf0"
