@@ -8,6 +8,7 @@
 #   make demo       boot the test VM and show vfmig driving a VF
 #   make bench      benchmarks (print numbers)
 #   make fuzz       a longer fuzzing run of the state decoder
+#   make soak       the interleaving/race suite alone, long (SOAK_STEPS, SOAK_RACE_SECONDS)
 #   make clean
 
 VFMIG_CACHE ?= $(HOME)/.cache/vfmig
@@ -19,7 +20,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
 
-.PHONY: all modules clippy kernel clean check check-sanitize demo bench fuzz modules_install
+.PHONY: all modules clippy kernel clean check check-sanitize demo bench fuzz soak modules_install
 
 all: modules
 
@@ -49,6 +50,17 @@ bench:
 
 fuzz:
 	scripts/fuzz $${FUZZ_SECONDS:-600}
+
+# vfmig_interleave_test and vfmig_race_test for longer than in `make check` (a random seed each
+# time unless SOAK_SEED is set; the seed is printed), in a VM of their own.
+SOAK_STEPS ?= 200000
+SOAK_RACE_SECONDS ?= 600
+SOAK_SEED ?=
+soak: modules
+	$(MAKE) -s -C tools/testing/selftests/vfmig KDIR=$(KDIR) OUTPUT=$(CURDIR)/build/selftests
+	scripts/vm --igb 2 --name soak --timeout $$(( $(SOAK_STEPS) / 100 + $(SOAK_RACE_SECONDS) + 1800 )) \
+		--append "VFMIG_INTERLEAVE_STEPS=$(SOAK_STEPS) VFMIG_RACE_SECONDS=$(SOAK_RACE_SECONDS) $(if $(SOAK_SEED),VFMIG_SEED=$(SOAK_SEED))" \
+		-- tools/testing/selftests/vfmig/interleave_vm.sh
 
 clean:
 	$(KMAKE) clean

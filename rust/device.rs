@@ -27,7 +27,7 @@ use kernel::{
 use crate::{
     bar::BarMapping,
     dump::RegsDump,
-    ffi::{
+    glue::{
         CoreDevice,
         PciIdent, //
     },
@@ -37,6 +37,7 @@ use crate::{
 
 mod dirty;
 mod migration;
+mod trap;
 
 #[cfg(CONFIG_KUNIT)]
 pub(crate) use dirty::{
@@ -99,9 +100,9 @@ struct DevState {
     /// it is closed. Dropped under the lock in [`VfDevice::close`], before `vfio_pci_core`
     /// unmaps the BAR, so every register access (made under the lock) sees a live mapping.
     bar0: Option<BarMapping>,
-    /// Migration state (`experimental_migration=1`); RUNNING otherwise.
+    /// Migration state (module parameter `migration`, on by default); RUNNING otherwise.
     mig: migration::Migration,
-    /// The provider's register shadows, fed by the trapped BAR accesses (`experimental_migration=1`).
+    /// The provider's register shadows, fed by the trapped BAR accesses (with `migration`).
     shadow: Shadow,
 }
 
@@ -157,7 +158,12 @@ impl VfDevice {
             bus: ident.bus,
             devfn: ident.devfn,
         };
-        let Some(provider) = provider::find(ident) else {
+        let id = provider::FnId {
+            vendor: ident.vendor,
+            device: ident.device,
+            is_virtfn: ident.is_virtfn != 0,
+        };
+        let Some(provider) = provider::find(&id) else {
             let what = if ident.is_virtfn != 0 { "VF" } else { "PF" };
             pr_info!(
                 "{}: {:04x}:{:04x} ({}) is not a function any provider drives\n",

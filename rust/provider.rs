@@ -10,7 +10,6 @@ use kernel::prelude::*;
 
 use crate::{
     bar::BarMapping,
-    ffi::PciIdent,
     shared::nic, //
 };
 
@@ -25,8 +24,8 @@ pub(crate) trait Provider: Sync {
     /// sections), shared with the userspace tools (`rust/shared/`).
     fn format(&self) -> &'static dyn nic::Provider;
 
-    /// Whether `ident` is a function this provider drives.
-    fn matches(&self, ident: &PciIdent) -> bool;
+    /// Whether `id` is a function this provider drives.
+    fn matches(&self, id: &FnId) -> bool;
 
     /// Reads the VF's guest-visible state from its BAR0 and `shadow` into `state` (cleared
     /// first); the PF side is left `None` (the caller adds it). Registers with read side effects
@@ -62,7 +61,7 @@ pub(crate) trait Provider: Sync {
     ) -> Result;
 
     /// Resets the VF through its own BAR (a function-level software reset), leaving it as any
-    /// reset leaves it.
+    /// reset leaves it; waits (bounded) for the reset to complete, `ETIMEDOUT` if it does not.
     fn reset(&self, bar0: &BarMapping) -> Result;
 
     /// The function was reset: brings `shadow` to what the guest must see after a reset.
@@ -83,6 +82,14 @@ pub(crate) trait Provider: Sync {
     /// the 32-bit register at `reg` (4-byte aligned): updates `shadow`.
     fn shadow_write(&self, shadow: &mut Shadow, reg: u32, mask: u32, val: u32);
 
+    /// The queue control register `reg` (4-byte aligned) while vfmig holds the queues disabled
+    /// (RUNNING_P2P, STOP, ... until RUNNING): `Some(&mut word)` of `held`, the control that
+    /// [`Provider::unquiesce`] writes back, if `reg` is one; `None` otherwise. A guest write of
+    /// such a register then goes to this word instead of the device (reads still show the
+    /// device), so the guest can neither restart DMA vfmig stopped nor have a disable it wrote
+    /// undone on RUNNING.
+    fn held_ctl<'a>(&self, held: &'a mut QueueCtl, reg: u32) -> Option<&'a mut u32>;
+
     /// Whether a write of `reg` can change where the device writes memory (see
     /// [`Provider::trapped_write`]); the dirty tracker looks at no other write.
     fn dma_register(&self, reg: u32) -> bool;
@@ -100,8 +107,16 @@ pub(crate) trait Provider: Sync {
     /// Reads from BAR0 where the device may write guest memory now (see [`DmaView`]). With
     /// `only == Some(reg)`, only the part that a write of register `reg` can change needs to be
     /// filled (the rest may stay empty): what a trapped write looks at, kept cheap because it
-    /// runs on every doorbell.
-    fn dma_view(&self, bar0: &BarMapping, only: Option<u32>, view: &mut DmaView) -> Result;
+    /// runs on every doorbell. With `held`, vfmig holds the queues disabled and will write
+    /// these controls back on RUNNING ([`Provider::unquiesce`]): a queue whose control in
+    /// `held` enables it counts as enabled, so that what it owns is logged before it runs.
+    fn dma_view(
+        &self,
+        bar0: &BarMapping,
+        only: Option<u32>,
+        held: Option<&QueueCtl>,
+        view: &mut DmaView,
+    ) -> Result;
 
     /// A write inside [`Provider::trap`] is about to change the 32-bit register at `reg` (4-byte
     /// aligned) from `old` to `new`: updates `view` to what the device will use after the write
@@ -190,14 +205,14 @@ pub(crate) struct QueueCtl {
 }
 
 /// Words of a [`Shadow`].
-pub(crate) const SHADOW_WORDS: usize = 32;
+pub(crate) const SHADOW_WORDS: usize = 48;
 
 /// What a provider keeps for registers whose hardware value is not what the guest must see:
 /// write-only effects (an interrupt mask set and cleared through two registers), read-to-clear
 /// bits vfmig consumed, counters that cannot be preset. Kept per bound VF under its `state`
 /// lock, fed by the trapped BAR accesses, saved and restored with the state. The meaning of
 /// each word is the provider's.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Shadow {
     /// The provider's words.
     pub(crate) words: [u32; SHADOW_WORDS],
@@ -209,10 +224,31 @@ pub(crate) struct Shadow {
     pub(crate) block: nic::PrivateBlock,
 }
 
+impl Default for Shadow {
+    fn default() -> Self {
+        Self {
+            words: [0; SHADOW_WORDS],
+            live: false,
+            block: nic::PrivateBlock::ZERO,
+        }
+    }
+}
+
+/// What a provider is told of a PCI function to decide whether it drives it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FnId {
+    /// PCI vendor ID.
+    pub(crate) vendor: u16,
+    /// PCI device ID.
+    pub(crate) device: u16,
+    /// Whether the function is an SR-IOV VF.
+    pub(crate) is_virtfn: bool,
+}
+
 /// All providers, tried in order.
 pub(crate) static PROVIDERS: [&dyn Provider; 1] = [&igb::Igb82576Vf];
 
 /// Finds the provider for a PCI function.
-pub(crate) fn find(ident: &PciIdent) -> Option<&'static dyn Provider> {
-    PROVIDERS.iter().copied().find(|p| p.matches(ident))
+pub(crate) fn find(id: &FnId) -> Option<&'static dyn Provider> {
+    PROVIDERS.iter().copied().find(|p| p.matches(id))
 }

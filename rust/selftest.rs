@@ -281,7 +281,7 @@ mod dirty_tests {
 
     /// The page numbers a report of pages `first..=last` would give, as sorted distinct pages.
     fn report(log: &mut PageLog, first: u64, last: u64, clear: bool) -> Result<KVec<u64>> {
-        let mut pages = KVec::new();
+        let mut pages = KVVec::new();
         let mut runs = KVec::new();
         if clear {
             log.take(first, last, &mut pages, &mut runs)?;
@@ -372,8 +372,14 @@ mod dirty_tests {
         assert_eq!(&got[..], &want[..]);
         // Cleared by the report.
         assert!(report(&mut log, MIB >> 12, (2 * MIB - 1) >> 12, true)?.is_empty());
-        // A length that runs off the end of the address space is clipped, not wrapped.
+        // A length that runs off the end of the address space is clipped, not wrapped: with a
+        // range at the top of the address space, only its last page is logged, and a wrapped
+        // length would have logged page 0 of the first range too.
+        let top = u64::MAX >> 12;
+        let mut log = PageLog::new(&[(0, MIB - 1), (u64::MAX - (MIB - 1), u64::MAX)], 4096)?;
         log.mark(u64::MAX - 10, 100);
+        assert_eq!(&report(&mut log, top - 255, top, true)?[..], &[top][..]);
+        assert!(report(&mut log, 0, (MIB - 1) >> 12, true)?.is_empty());
         Ok(())
     }
 
@@ -487,10 +493,31 @@ mod resume_tests {
                 return Ok(Err(e.to_errno()));
             }
         }
-        Ok(match rd.finish(&igb::PROVIDER) {
+        Ok(match rd.final_state(&igb::PROVIDER) {
             Ok(st) => Ok(st.rx[0].tail),
             Err(e) => Err(e.to_errno()),
         })
+    }
+
+    #[test]
+    fn truncated_transfer_can_be_completed() -> Result {
+        // RESUMING -> STOP on a truncated transfer fails and leaves it as it was: the rest of
+        // the stream may still come, and the end be tried again.
+        let pre = stream(5, true, identity())?;
+        let fin = stream(9, false, identity())?;
+        let cut = fin.len() - 3;
+        let mut rd = ResumeData::new(expect())?;
+        rd.feed(&pre, &igb::PROVIDER)?;
+        rd.feed(&fin[..cut], &igb::PROVIDER)?;
+        assert_eq!(
+            rd.final_state(&igb::PROVIDER).err().map(|e| e.to_errno()),
+            Some(-EBADMSG)
+        );
+        rd.feed(&fin[cut..], &igb::PROVIDER)?;
+        assert_eq!(rd.final_state(&igb::PROVIDER)?.rx[0].tail, 9);
+        // Asking again gives the same state.
+        assert_eq!(rd.final_state(&igb::PROVIDER)?.rx[0].tail, 9);
+        Ok(())
     }
 
     #[test]

@@ -8,7 +8,7 @@
  * declared in vfmig_glue.h. Module init/exit are Rust's (module! in vfmig_main.rs), which
  * registers this driver through vfmig_glue_register_driver().
  *
- * Migration (module parameter experimental_migration=1): the vfio_migration_ops and the data
+ * Migration (module parameter migration, on by default): the vfio_migration_ops and the data
  * fd's file_operations are here; every decision (arcs, stream, generations) is Rust's. The
  * reset_done error handler tells Rust the function was reset (migration state back to RUNNING).
  *
@@ -26,6 +26,8 @@
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
+#include <linux/pm_runtime.h>
+#include <linux/ratelimit.h>
 #include <linux/rtnetlink.h>
 #include <linux/seq_file.h>
 #include <linux/vfio.h>
@@ -42,6 +44,7 @@
  * @migf: the last migration data file handed out (a reference is held), or NULL
  * @trap_start: first byte of the trapped BAR0 range (page aligned)
  * @trap_end: end of the trapped BAR0 range (page aligned); 0: nothing is trapped
+ * @log_rs: limits the kernel messages userspace can cause (refused arcs and restores)
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core;
@@ -51,6 +54,7 @@ struct vfmig_device {
 	struct vfmig_mig_file *migf;
 	u64 trap_start;
 	u64 trap_end;
+	struct ratelimit_state log_rs;
 };
 
 /**
@@ -130,10 +134,25 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev)
 	up_read(&vdev->memory_lock);
 }
 
+/* device_for_each_child() callback: a registered netdev of the PF with VF ops. rtnl held. */
+static int vfmig_match_pf_netdev(struct device *dev, void *data)
+{
+	struct net_device **out = data;
+	struct net_device *nd;
+
+	if (!dev->class || strcmp(dev->class->name, "net"))
+		return 0;
+	nd = to_net_dev(dev);
+	if (nd->reg_state != NETREG_REGISTERED || !nd->netdev_ops->ndo_get_vf_config)
+		return 0;
+	*out = nd;
+	return 1;
+}
+
 int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out)
 {
 	struct pci_dev *pdev = vdev->pdev, *pf;
-	struct net_device *nd;
+	struct net_device *nd = NULL;
 	struct ifla_vf_info ivi;
 	int vf, ret = -ENODEV;
 
@@ -151,16 +170,21 @@ int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_v
 	ivi.rss_query_en = -1;
 	ivi.trusted = -1;
 
+	/*
+	 * The PF's netdev is a child of the PF's device, in whatever network namespace it lives:
+	 * look among the PF's children, not through a namespace's list of every netdev. rtnl_lock
+	 * keeps it registered while the PF driver answers, as for rtnl_fill_vfinfo().
+	 */
 	rtnl_lock();
-	for_each_netdev(&init_net, nd) {
-		if (nd->dev.parent != &pf->dev || !nd->netdev_ops->ndo_get_vf_config)
-			continue;
+	device_for_each_child(&pf->dev, &nd, vfmig_match_pf_netdev);
+	if (nd)
 		ret = nd->netdev_ops->ndo_get_vf_config(nd, vf, &ivi);
-		break;
-	}
 	rtnl_unlock();
-	if (ret)
+	if (ret) {
+		pci_info_ratelimited(pdev, "vfmig: the PF's view of VF %d is not readable (%pe)\n",
+				     vf, ERR_PTR(ret));
 		return ret;
+	}
 
 	memset(out, 0, sizeof(*out));
 	memcpy(out->mac, ivi.mac, sizeof(out->mac));
@@ -177,95 +201,11 @@ int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_v
 	return 0;
 }
 
-/* The PF netdev with VF ops of VF @pdev and the VF's index; rtnl_lock held. */
-static struct net_device *vfmig_pf_netdev(struct pci_dev *pdev, int *vf)
+bool vfmig_glue_log_ratelimit(struct vfio_pci_core_device *vdev)
 {
-	struct pci_dev *pf;
-	struct net_device *nd;
+	struct vfmig_device *vmdev = container_of(vdev, struct vfmig_device, core);
 
-	ASSERT_RTNL();
-	if (!pdev->is_virtfn)
-		return NULL;
-	pf = pci_physfn(pdev);
-	*vf = pci_iov_vf_id(pdev);
-	if (*vf < 0)
-		return NULL;
-	for_each_netdev(&init_net, nd) {
-		if (nd->dev.parent == &pf->dev && nd->netdev_ops->ndo_get_vf_config)
-			return nd;
-	}
-	return NULL;
-}
-
-int vfmig_glue_pf_vf_apply(struct vfio_pci_core_device *vdev,
-			   const struct vfmig_pf_vf_config *want)
-{
-	const struct net_device_ops *ops;
-	struct ifla_vf_info ivi;
-	struct net_device *nd;
-	int vf = 0, ret;
-
-	if (want->vlan > 4095 || want->qos > 7 || want->link_state > IFLA_VF_LINK_STATE_DISABLE ||
-	    (want->vlan_proto != ETH_P_8021Q && want->vlan_proto != ETH_P_8021AD))
-		return -EINVAL;
-
-	/* As rtnl_fill_vfinfo() prepares it for the PF driver. */
-	memset(&ivi, 0, sizeof(ivi));
-	ivi.vlan_proto = htons(ETH_P_8021Q);
-	ivi.spoofchk = -1;
-	ivi.rss_query_en = -1;
-	ivi.trusted = -1;
-
-	rtnl_lock();
-	nd = vfmig_pf_netdev(vdev->pdev, &vf);
-	if (!nd) {
-		ret = -ENODEV;
-		goto out;
-	}
-	ops = nd->netdev_ops;
-	ret = ops->ndo_get_vf_config(nd, vf, &ivi);
-	if (ret)
-		goto out;
-
-	/* As do_setvfinfo() in net/core/rtnetlink.c calls them. */
-	if (ivi.vlan != want->vlan || ivi.qos != want->qos ||
-	    ntohs(ivi.vlan_proto) != want->vlan_proto) {
-		ret = ops->ndo_set_vf_vlan ?
-		      ops->ndo_set_vf_vlan(nd, vf, want->vlan, want->qos,
-					   htons(want->vlan_proto)) : -EOPNOTSUPP;
-		if (ret)
-			goto out;
-	}
-	/* -1: the PF driver does not report it; nothing to compare, nothing set. */
-	if (ivi.spoofchk != -1 && !!ivi.spoofchk != !!want->spoofchk) {
-		ret = ops->ndo_set_vf_spoofchk ?
-		      ops->ndo_set_vf_spoofchk(nd, vf, want->spoofchk) : -EOPNOTSUPP;
-		if (ret)
-			goto out;
-	}
-	if (ivi.trusted != -1 && !!ivi.trusted != !!want->trusted) {
-		ret = ops->ndo_set_vf_trust ?
-		      ops->ndo_set_vf_trust(nd, vf, want->trusted) : -EOPNOTSUPP;
-		if (ret)
-			goto out;
-	}
-	if (ivi.min_tx_rate != want->min_tx_rate || ivi.max_tx_rate != want->max_tx_rate) {
-		ret = ops->ndo_set_vf_rate ?
-		      ops->ndo_set_vf_rate(nd, vf, want->min_tx_rate, want->max_tx_rate) :
-		      -EOPNOTSUPP;
-		if (ret)
-			goto out;
-	}
-	if (ivi.linkstate != want->link_state) {
-		ret = ops->ndo_set_vf_link_state ?
-		      ops->ndo_set_vf_link_state(nd, vf, want->link_state) : -EOPNOTSUPP;
-		if (ret)
-			goto out;
-	}
-	ret = 0;
-out:
-	rtnl_unlock();
-	return ret;
+	return __ratelimit(&vmdev->log_rs);
 }
 
 int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len)
@@ -357,6 +297,11 @@ static ssize_t vfmig_rw(struct vfio_device *core_vdev, char __user *buf, size_t 
 		return iswrite ? vfio_pci_core_write(core_vdev, buf, count, ppos) :
 				 vfio_pci_core_read(core_vdev, buf, count, ppos);
 
+	/* As vfio_pci_rw(): the device leaves runtime low power for the access. */
+	if (pm_runtime_resume_and_get(&vmdev->core.pdev->dev)) {
+		pci_info_ratelimited(vmdev->core.pdev, "vfmig: runtime resume failed\n");
+		return -EIO;
+	}
 	while (done < count) {
 		size_t left = count - done, sz;
 		u64 off = pos + done;
@@ -379,10 +324,12 @@ static ssize_t vfmig_rw(struct vfio_device *core_vdev, char __user *buf, size_t 
 		if (ret < 0) {
 			if (done)
 				break;
+			pm_runtime_put(&vmdev->core.pdev->dev);
 			return ret;
 		}
 		done += ret;
 	}
+	pm_runtime_put(&vmdev->core.pdev->dev);
 	*ppos += done;
 	return done;
 }
@@ -563,37 +510,94 @@ static int vfmig_mig_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/* Bytes of a data fd's read or write handled per step (one kernel bounce buffer). */
+#define VFMIG_MIG_CHUNK 4096
+
+/*
+ * read() of a save data fd, one chunk at a time: under the file's lock (which keeps the file
+ * from being disabled, and so the device from going away, meanwhile) Rust copies the next bytes
+ * of the stream into a kernel buffer; the copy to userspace happens with no lock held, so a
+ * reader stalled in a page fault (userfaultfd, FUSE) holds up no state change, reset or close.
+ * Bytes that do not reach userspace are given back. A pending signal ends the read early.
+ */
 static ssize_t vfmig_mig_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
 {
 	struct vfmig_mig_file *migf = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u8 *kbuf;
 
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (migf->disabled)
-		ret = -ENODEV;
-	else
-		ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, buf, len);
-	mutex_unlock(&migf->lock);
-	return ret;
+	kbuf = kmalloc(VFMIG_MIG_CHUNK, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t start = 0;
+
+		if (done && signal_pending(current))
+			break;
+		mutex_lock(&migf->lock);
+		if (migf->disabled)
+			ret = -ENODEV;
+		else
+			ret = vfmig_rs_mig_read(migf->vmdev->rs, migf->gen, kbuf,
+						min_t(size_t, len - done, VFMIG_MIG_CHUNK), &start);
+		mutex_unlock(&migf->lock);
+		if (ret <= 0)
+			break;
+		if (copy_to_user(buf + done, kbuf, ret)) {
+			mutex_lock(&migf->lock);
+			if (!migf->disabled)
+				vfmig_rs_mig_unread(migf->vmdev->rs, migf->gen, start);
+			mutex_unlock(&migf->lock);
+			ret = -EFAULT;
+			break;
+		}
+		done += ret;
+	}
+	kfree(kbuf);
+	return done ? done : ret;
 }
 
+/*
+ * write() of a resume data fd, one chunk at a time: copied from userspace with no lock held,
+ * then fed to Rust under the file's lock. A stream error is returned at once.
+ */
 static ssize_t vfmig_mig_write(struct file *filp, const char __user *buf, size_t len,
 			       loff_t *pos)
 {
 	struct vfmig_mig_file *migf = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u8 *kbuf;
 
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (migf->disabled)
-		ret = -ENODEV;
-	else
-		ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, buf, len);
-	mutex_unlock(&migf->lock);
-	return ret;
+	kbuf = kmalloc(VFMIG_MIG_CHUNK, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t n = min_t(size_t, len - done, VFMIG_MIG_CHUNK);
+
+		if (done && signal_pending(current))
+			break;
+		if (copy_from_user(kbuf, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		mutex_lock(&migf->lock);
+		if (migf->disabled)
+			ret = -ENODEV;
+		else
+			ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, kbuf, n);
+		mutex_unlock(&migf->lock);
+		if (ret)
+			break;
+		done += n;
+	}
+	kfree(kbuf);
+	return done ? done : ret;
 }
 
 /*
@@ -758,7 +762,28 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 {
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 	struct vfio_pci_core_device *vdev = &vmdev->core;
+	const struct vfio_log_ops *log_ops;
 	int ret;
+
+	/*
+	 * DMA logging needs the provider's doorbells trapped and vfio_dma_rw(), which reads guest
+	 * memory through a type1 container only: a physical device bound to iommufd (cdev) has no
+	 * access object for it. The core answers PROBE of DMA_LOGGING_START from log_ops alone, so
+	 * log_ops is offered per open, as START would answer: through iommufd, PROBE says ENOTTY
+	 * and a VMM picks IOMMU dirty tracking or refuses migration at realize, instead of failing
+	 * at START. The device's ioctls run only while it is open, so no caller sees the change.
+	 */
+	log_ops = vmdev->trap_end ? &vfmig_log_ops : NULL;
+#if IS_ENABLED(CONFIG_IOMMUFD)
+	if (core_vdev->iommufd_device)
+		log_ops = NULL;
+#endif
+	/*
+	 * A deviation from vfio.h, which has log_ops set once before registration: nothing reads it
+	 * concurrently but the VFIO debugfs "features" file, hence WRITE_ONCE. The callbacks were
+	 * checked at build time (all three are set).
+	 */
+	WRITE_ONCE(core_vdev->log_ops, log_ops);
 
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
@@ -805,6 +830,7 @@ static int vfmig_init_dev(struct vfio_device *core_vdev)
 	struct vfmig_device *vmdev = container_of(core_vdev, struct vfmig_device, core.vdev);
 
 	mutex_init(&vmdev->migf_lock);
+	ratelimit_state_init(&vmdev->log_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	return vfio_pci_core_init_dev(core_vdev);
 }
 
@@ -853,17 +879,19 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto out_put;
 
-	/* Rust decides whether migration is offered (module parameter experimental_migration). */
+	/* Rust decides whether migration is offered (module parameter migration). */
 	mig_flags = vfmig_rs_migration_flags();
 	if (mig_flags) {
 		vmdev->core.vdev.migration_flags = mig_flags;
 		vmdev->core.vdev.mig_ops = &vfmig_mig_ops;
 	}
-	/* With migration comes DMA logging, which needs the provider's doorbells trapped. */
+	/*
+	 * With migration comes DMA logging, which needs the provider's doorbells trapped; log_ops
+	 * is set per open (vfmig_open_device), where the binding is known.
+	 */
 	if (vfmig_rs_trap_range(vmdev->rs, &trap_start, &trap_end) && trap_end > trap_start) {
 		vmdev->trap_start = round_down(trap_start, PAGE_SIZE);
 		vmdev->trap_end = round_up(trap_end, PAGE_SIZE);
-		vmdev->core.vdev.log_ops = &vfmig_log_ops;
 	}
 
 	dev_set_drvdata(&pdev->dev, &vmdev->core);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The boundary between vfmig's C shell and its Rust crate. Every function crossing it is
- * declared here; the Rust side mirrors these in rust/ffi.rs.
+ * declared here; the Rust side mirrors these in rust/glue.rs (what C offers) and rust/entry.rs (what C calls).
  */
 #ifndef VFMIG_GLUE_H
 #define VFMIG_GLUE_H
@@ -14,7 +14,7 @@ struct vfio_pci_core_device;
 
 /*
  * Identity of a PCI function as the Rust side sees it. Plain scalars so that no C structure
- * layout leaks into Rust. Mirrored by `ffi::PciIdent`; the size is checked on both sides.
+ * layout leaks into Rust. Mirrored by `glue::PciIdent`; the size is checked on both sides.
  */
 struct vfmig_pci_ident {
 	u16 vendor;
@@ -37,7 +37,7 @@ struct vfmig_pci_ident {
 
 /*
  * The PF driver's administrative view of a VF (ndo_get_vf_config), as plain scalars. Mirrored by
- * `ffi::PfVfConfigC`; the size is checked on both sides.
+ * `glue::PfVfConfigC`; the size is checked on both sides.
  */
 struct vfmig_pf_vf_config {
 	u8 mac[6];
@@ -74,17 +74,12 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
  * lock). -ENODEV if the function is not a VF or its PF has no netdev with VF ops.
  */
 int vfmig_glue_pf_vf_config(struct vfio_pci_core_device *vdev, struct vfmig_pf_vf_config *out);
-/*
- * Applies the administrator settings of @want (port VLAN/QoS/protocol, spoof check, trust, Tx
- * rates, link state) to this VF through the PF netdev's ndo_set_vf_vlan/_spoofchk/_trust/_rate/
- * _link_state, under rtnl_lock (the caller holds no vfmig lock), each only where it differs
- * from what ndo_get_vf_config reports now. The MAC is not touched (see igb-migration.rst).
- * -ENODEV as vfmig_glue_pf_vf_config(), -EOPNOTSUPP if a differing setting has no ndo, or the
- * PF driver's error.
- */
-int vfmig_glue_pf_vf_apply(struct vfio_pci_core_device *vdev,
-			   const struct vfmig_pf_vf_config *want);
 
+/*
+ * Whether a kernel message that userspace can cause (a refused arc or restore) may be printed
+ * now: a per-device __ratelimit() (default interval and burst).
+ */
+bool vfmig_glue_log_ratelimit(struct vfio_pci_core_device *vdev);
 /*
  * vfio_dma_rw() of @len bytes at @iova into @buf (a read of guest memory as the device sees it;
  * needs a type1 container, see the log_start op).
@@ -93,7 +88,7 @@ int vfmig_glue_dma_read(struct vfio_pci_core_device *vdev, u64 iova, void *buf, 
 /* iova_bitmap_set() on the bitmap a log_read_and_clear call was given. */
 void vfmig_glue_bitmap_set(void *bitmap, u64 iova, u64 len);
 
-/* One range of a DMA logging start: first and last byte. Mirrored by `ffi::RangeC`. */
+/* One range of a DMA logging start: first and last byte. Mirrored by `entry::RangeC`. */
 struct vfmig_range {
 	u64 first;
 	u64 last;
@@ -112,7 +107,7 @@ int vfmig_rs_show_regs(void *rs, struct vfio_pci_core_device *vdev, struct seq_f
 
 /*
  * Migration (uAPI v2). vfmig_rs_migration_flags() is the VFIO_MIGRATION_* set to register (0:
- * no mig_ops, the module parameter experimental_migration is off).
+ * no mig_ops, the module parameter migration is 0).
  *
  * vfmig_rs_mig_set_state() moves the device to @new_state (walking single arcs); it returns 1
  * if the caller must return a new data fd of generation *@new_gen, 0 if not, or -errno. Either
@@ -126,8 +121,15 @@ int vfmig_rs_mig_set_state(void *rs, struct vfio_pci_core_device *vdev, u32 new_
 			   u64 *new_gen, u64 *live_gen);
 int vfmig_rs_mig_get_state(void *rs, u32 *state);
 int vfmig_rs_mig_data_size(void *rs, struct vfio_pci_core_device *vdev, u64 *len);
-ssize_t vfmig_rs_mig_read(void *rs, u64 gen, char __user *buf, size_t len);
-ssize_t vfmig_rs_mig_write(void *rs, u64 gen, const char __user *buf, size_t len);
+/*
+ * One step of a data fd's read or write, on a kernel buffer (the C shell copies to and from
+ * userspace with no lock held): read returns the bytes copied into @buf (0 at the end,
+ * -ENOMSG: PRE_COPY initial data all read) and their stream position in *@start, which
+ * vfmig_rs_mig_unread() gives back if they did not reach userspace; write returns 0 or -errno.
+ */
+ssize_t vfmig_rs_mig_read(void *rs, u64 gen, u8 *buf, size_t len, size_t *start);
+void vfmig_rs_mig_unread(void *rs, u64 gen, size_t start);
+int vfmig_rs_mig_write(void *rs, u64 gen, const u8 *buf, size_t len);
 /* VFIO_MIG_GET_PRECOPY_INFO of a data fd: -EINVAL outside PRE_COPY/PRE_COPY_P2P. */
 int vfmig_rs_mig_precopy_info(void *rs, u64 gen, u64 *initial, u64 *dirty);
 /* reset_done PCI error handler; may run with the core's memory_lock held for writing. */

@@ -5,14 +5,16 @@
 //! The module binds to a VF as a vfio-pci variant driver. This crate owns the device logic:
 //! which functions are accepted, which device provider drives them and (as the driver grows)
 //! their migration state. The C shell in `vfmig_glue.c` holds only the `pci_driver` and the
-//! VFIO ops tables that `vfio_pci_core` requires to be C; the boundary is `ffi.rs`.
+//! VFIO ops tables that `vfio_pci_core` requires to be C; the boundary is `entry.rs` (what C
+//! calls, the top layer) and `glue.rs` (the C-facing types and calls into C, the bottom layer).
 
 use kernel::prelude::*;
 
 mod bar;
 mod device;
 mod dump;
-mod ffi;
+mod entry;
+mod glue;
 mod provider;
 mod selftest;
 pub mod shared;
@@ -24,9 +26,13 @@ module! {
     description: "VFIO PCI variant driver with live migration for SR-IOV NIC virtual functions",
     license: "GPL",
     params: {
-        experimental_migration: bool {
+        migration: bool {
+            default: true,
+            description: "Offer VFIO migration (STOP_COPY, P2P, PRE_COPY) and DMA dirty logging, trapping BAR0 (default on); 0: VFIO access exactly as vfio-pci, no migration (Documentation/vfmig/operation.rst)",
+        },
+        pf_mismatch_warn: bool {
             default: false,
-            description: "Offer VFIO migration (STOP_COPY, P2P): first cut, see Documentation/vfmig/design.rst",
+            description: "Let a restore proceed when the source's PF administrator settings (VLAN, QoS, spoof check, trust, rates, link state) differ from the target's, with a warning; they are never set from the stream (default: refuse with EPERM)",
         },
     },
 }
@@ -36,11 +42,11 @@ struct VfmigModule;
 
 impl kernel::Module for VfmigModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        ffi::register_driver()?;
+        glue::register_driver()?;
         let migration = if device::migration_features() != 0 {
-            "on (experimental)"
+            "on"
         } else {
-            "off"
+            "off (migration=0)"
         };
         pr_info!(
             "registered for {} device provider(s), migration {}\n",
@@ -53,6 +59,6 @@ impl kernel::Module for VfmigModule {
 
 impl Drop for VfmigModule {
     fn drop(&mut self) {
-        ffi::unregister_driver();
+        glue::unregister_driver();
     }
 }

@@ -7,8 +7,12 @@
 //!
 //! * the provider's doorbell registers are trapped ([`Provider::trap`]: never mapped into
 //!   userspace while migration is offered), so every buffer handed to the device is seen by
-//!   [`VfDevice::trap_write`] *before* the write reaches the device: the new descriptors are
-//!   read with `vfio_dma_rw()` and the buffers they name are logged;
+//!   [`VfDevice::logged_write`] (called by the BAR trap, `trap.rs`) *before* the write
+//!   reaches the device: the new descriptors are read with `vfio_dma_rw()` and the buffers
+//!   they name are logged;
+//! * while vfmig itself holds the queues disabled (quiesced, or restored and not running
+//!   yet), the queues it will enable again count as enabled, so START and REPORT in
+//!   RUNNING_P2P, STOP or STOP_COPY log what they own before vfmig re-enables them;
 //! * each report first takes the logged pages of the reported window, then logs again
 //!   everything the device may still write (buffers it owns, descriptor rings, head write-back
 //!   words, [`DmaView`]), so a buffer owned across a report is reported again by the next one.
@@ -29,9 +33,12 @@ use core::sync::atomic::Ordering;
 
 use kernel::prelude::*;
 
-use super::VfDevice;
+use super::{
+    trap::merge,
+    VfDevice, //
+};
 use crate::{
-    ffi::{
+    glue::{
         CoreDevice,
         DirtyBitmap, //
     },
@@ -300,7 +307,7 @@ impl PageLog {
         &mut self,
         first: u64,
         last: u64,
-        out: &mut KVec<u64>,
+        out: &mut KVVec<u64>,
         runs: &mut KVec<(u64, u64)>,
     ) -> Result {
         self.peek(first, last, out, runs)?;
@@ -353,7 +360,7 @@ impl PageLog {
         &mut self,
         first: u64,
         last: u64,
-        out: &mut KVec<u64>,
+        out: &mut KVVec<u64>,
         runs: &mut KVec<(u64, u64)>,
     ) -> Result {
         self.fold();
@@ -469,17 +476,6 @@ fn page_run(iova: u64, len: u64) -> Result<(u64, u64)> {
     Ok((pfn(iova), pfn(end)))
 }
 
-/// Merges a sub-dword write of `size` bytes at byte `off` into the dword value `old`.
-fn merge(old: u32, off: u32, size: u32, val: u32) -> u32 {
-    let shift = (off & 3) * 8;
-    let mask = match size {
-        1 => 0xff_u32,
-        2 => 0xffff,
-        _ => return val,
-    } << shift;
-    (old & !mask) | ((val << shift) & mask)
-}
-
 impl VfDevice {
     /// The device's DMA view now (under `state` and the core's `memory_lock`) and the
     /// `regs_gen` it was read at; with `only`, the part a write of that register can change.
@@ -488,7 +484,8 @@ impl VfDevice {
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = core.mem_access()?;
         let mut v = DmaView::default();
-        self.provider.dma_view(bar0, only, &mut v)?;
+        self.provider
+            .dma_view(bar0, only, st.mig.held_queues(), &mut v)?;
         Ok((v, self.regs_gen.load(Ordering::Acquire)))
     }
 
@@ -527,6 +524,22 @@ impl VfDevice {
         Ok(())
     }
 
+    /// Logs again everything the device may write now (a rescan of its DMA view), into the
+    /// running session `t` (whose `dirty` lock the caller holds): after vfmig itself
+    /// reprogrammed the rings (a restore), before the device can run them.
+    pub(super) fn log_rescan(&self, core: &CoreDevice<'_>, t: &mut Tracker) {
+        match self.dma_view(core, None) {
+            Ok(v) => {
+                t.scan(core, &v.0);
+                t.cache = Some(v);
+            }
+            Err(_) => {
+                t.log.overflow();
+                t.cache = None;
+            }
+        }
+    }
+
     /// `log_stop`: stops logging (nothing to do if it does not run).
     pub(crate) fn log_stop(&self) {
         *self.dirty.lock() = None;
@@ -551,7 +564,7 @@ impl VfDevice {
             return Err(EINVAL);
         }
         t.log.stats.reports += 1;
-        let mut pages = KVec::new();
+        let mut pages = KVVec::new();
         let mut runs = KVec::new();
         t.log.take(first, last, &mut pages, &mut runs)?;
         match self.dma_view(core, None) {
@@ -565,7 +578,18 @@ impl VfDevice {
                 t.cache = None;
             }
         }
-        t.log.peek(first, last, &mut pages, &mut runs)?;
+        // The pages taken above are out of the log: from here on the report may not fail. If
+        // what the rescan logged cannot be gathered (no memory), the whole window is reported
+        // (an over-report; the rescan's pages stay logged for the next report too).
+        if t.log.peek(first, last, &mut pages, &mut runs).is_err() {
+            t.log.stats.overflows += 1;
+            bitmap.set(
+                first << PAGE_SHIFT,
+                (last - first + 1).saturating_mul(1 << PAGE_SHIFT),
+            );
+            t.log.stats.reported_pages += last - first + 1;
+            return Ok(());
+        }
         let n = emit_runs(&mut pages, &runs, |p, n| {
             bitmap.set(p << PAGE_SHIFT, n << PAGE_SHIFT)
         });
@@ -573,23 +597,21 @@ impl VfDevice {
         Ok(())
     }
 
-    /// A write of `size` (1, 2 or 4) bytes of `val` at BAR0 offset `off`, inside the trapped
-    /// range: logs what it hands to the device (if logging runs), then writes the register.
-    pub(crate) fn trap_write(
+    /// A trapped write of a register that can change where the device writes memory
+    /// ([`Provider::dma_register`](crate::provider::Provider::dma_register)): `size` (1, 2 or 4)
+    /// bytes of `val` at BAR0 offset `off`. Logs what it hands to the device (if logging runs),
+    /// then writes the register. `dirty` is held across the write even when logging does not
+    /// run, so that a START either sees the write's effect in its scan or sees the write.
+    pub(super) fn logged_write(
         &self,
         core: &CoreDevice<'_>,
         off: u32,
         size: u32,
         val: u32,
     ) -> Result {
-        self.check_trapped(off, size)?;
         let mut dirty = self.dirty.lock();
         let reg = off & !3;
-        let Some(t) = dirty
-            .as_deref_mut()
-            .filter(|_| self.provider.dma_register(reg))
-        else {
-            drop(dirty);
+        let Some(t) = dirty.as_deref_mut() else {
             return self.bar_write(core, off, size, val, None).map(|_| ());
         };
         t.log.stats.trap_writes += 1;
@@ -604,8 +626,12 @@ impl VfDevice {
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
                 let mut v = DmaView::default();
-                self.provider
-                    .dma_view(bar0, (!doorbell).then_some(reg), &mut v)?;
+                self.provider.dma_view(
+                    bar0,
+                    (!doorbell).then_some(reg),
+                    st.mig.held_queues(),
+                    &mut v,
+                )?;
                 let old = bar0.read32(reg as usize)?;
                 (v, old, self.regs_gen.load(Ordering::Acquire))
             }
@@ -649,53 +675,6 @@ impl VfDevice {
             t.cache = Some((after, gen));
         }
         Ok(())
-    }
-
-    /// `EINVAL` unless `size` (1, 2 or 4) bytes at `off` are an aligned access inside the
-    /// trapped range.
-    fn check_trapped(&self, off: u32, size: u32) -> Result {
-        let (start, end) = self.provider.trap().ok_or(EINVAL)?;
-        if !matches!(size, 1 | 2 | 4) || off % size != 0 || off < start || off + size > end {
-            return Err(EINVAL);
-        }
-        Ok(())
-    }
-
-    /// Writes a register of BAR0 (under `state` and the core's `memory_lock`), feeding the
-    /// provider's shadows. With `gen`, whether `regs_gen` was still `gen` when writing.
-    fn bar_write(
-        &self,
-        core: &CoreDevice<'_>,
-        off: u32,
-        size: u32,
-        val: u32,
-        gen: Option<u64>,
-    ) -> Result<bool> {
-        let mut guard = self.lock();
-        let st = &mut *guard;
-        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-        let _mem = core.mem_access()?;
-        let shift = (off & 3) * 8;
-        let mask = match size {
-            1 => 0xff_u32 << shift,
-            2 => 0xffff_u32 << shift,
-            _ => u32::MAX,
-        };
-        self.provider
-            .shadow_write(&mut st.shadow, off & !3, mask, val << shift);
-        bar0.write_sized(off as usize, size, val)?;
-        Ok(gen.is_none_or(|g| g == self.regs_gen.load(Ordering::Acquire)))
-    }
-
-    /// A read of `size` (1, 2 or 4) bytes at BAR0 offset `off`, inside the trapped range,
-    /// through the provider's shadows.
-    pub(crate) fn trap_read(&self, core: &CoreDevice<'_>, off: u32, size: u32) -> Result<u32> {
-        self.check_trapped(off, size)?;
-        let mut guard = self.lock();
-        let st = &mut *guard;
-        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-        let _mem = core.mem_access()?;
-        self.provider.trapped_read(bar0, &mut st.shadow, off, size)
     }
 
     /// Prints the logging part of the debugfs `state` file.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! VFIO migration uAPI v2 for a VF (first cut, `experimental_migration=1`).
+//! VFIO migration uAPI v2 for a VF (module parameter `migration`, on by default).
 //!
 //! The driver implements single arcs; [`VfDevice::mig_set_state`] walks a multi-step request
 //! with the shared state machine ([`fsm::next_state`], identical to the kernel's
@@ -12,31 +12,35 @@
 //! * STOP -> STOP_COPY: snapshot + encode once into a buffer that the data fd streams;
 //!   STOP_COPY -> STOP drops it.
 //! * STOP -> RESUMING: a streaming decoder and a staging state; the data fd feeds it;
-//!   RESUMING -> STOP applies the staged state only if the whole stream is valid: the provider
-//!   programs the VF (queues disabled) and rebuilds its PF-side MAC and Rx/Tx enables through
-//!   the VF's mailbox; then, with `state` dropped, the source's administrator settings are
-//!   applied through the PF netdev ([`CoreDevice::pf_apply`], under `rtnl_lock`).
+//!   RESUMING -> STOP applies the staged state only if the whole stream is valid and the
+//!   source's PF administrator settings match the target's ([`verify_pf`]; they are never
+//!   set from the stream: they are the host's policy, not the stream owner's): the provider
+//!   programs the VF (queues disabled) and rebuilds its PF-side MAC, Rx/Tx enables and the
+//!   guest's requests through the VF's own mailbox, where the PF driver judges each of them.
 //!
-//! A failed arc leaves the device in ERROR, which only a reset leaves (back to RUNNING, through
-//! `reset_done`).
+//! A failed arc leaves the device in the last state reached, unchanged, wherever the device
+//! was not touched or could be put back ([`Failed::Kept`]; as `mlx5vf_pci_set_device_state`
+//! does); only an arc that leaves the device in an unknown state ends in ERROR
+//! ([`Failed::Lost`]), which only a reset leaves (back to RUNNING, through `reset_done`).
 //!
 //! # Locking
 //!
 //! Lock order, outermost first:
 //!
 //! 1. the C shell's `migf_lock` (the current data file of a device; held by set_state and
-//!    close_device);
-//! 2. a data file's own `lock` (serializes its read/write calls and guards its `disabled`
-//!    flag; set_state and close_device take it under `migf_lock` to disable a stale file,
-//!    read/write hold it across their call into Rust);
+//!    close_device; `rtnl_lock`, for the PF's view, and the dirty tracker's `dirty`, stopped at
+//!    close, are taken under it);
+//! 2. a data file's own `lock` (guards its `disabled` flag, hence the device's life for a
+//!    read/write; set_state and close_device take it under `migf_lock` to disable a stale file;
+//!    read/write hold it across each chunk's call into Rust, never across a user copy);
 //! 3. [`VfDevice`]'s `state` mutex (this module's state, the BAR mapping);
 //! 4. the core's `memory_lock`, read side ([`CoreDevice::mem_access`]);
 //! 5. `reset_pending` (a spinlock, innermost).
 //!
 //! `reset_done` runs with `memory_lock` held for writing, so it only *tries* `state` and
-//! otherwise leaves the work to the holder (see [`super::DevGuard`]). The data fd copies
-//! to/from userspace through a bounce buffer outside `state`, so no page fault is taken under
-//! it. `rtnl_lock` (the PF-side configuration, [`CoreDevice::pf_vf_config`]) is taken before
+//! otherwise leaves the work to the holder (see [`super::DevGuard`]). The C shell copies a data
+//! fd's bytes to/from userspace through a 4 KiB kernel buffer with no lock held, so no page
+//! fault is taken under any vfmig lock and a reader stalled in one holds up nobody. `rtnl_lock` (the PF-side configuration, [`CoreDevice::pf_vf_config`]) is taken before
 //! `state`, never under it.
 
 use kernel::{
@@ -45,10 +49,6 @@ use kernel::{
         Instant,
         Monotonic, //
     },
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    },
 };
 
 use super::{
@@ -56,7 +56,7 @@ use super::{
     VfDevice, //
 };
 use crate::{
-    ffi::CoreDevice,
+    glue::CoreDevice,
     provider::QueueCtl,
     shared::{
         format::{
@@ -80,25 +80,52 @@ use crate::{
     },
 };
 
-/// Bytes copied to or from userspace per step of a data fd read/write.
-const CHUNK: usize = 4096;
+/// How a failed arc left the device.
+pub(super) enum Failed {
+    /// The device is as it was before the arc (never touched, or put back): the migration
+    /// state stays what it was.
+    Kept(Error),
+    /// The device state is unknown: ERROR until a reset.
+    Lost(Error),
+}
 
-/// The migration features the module offers: STOP_COPY and P2P with
-/// `experimental_migration=1`, none otherwise (then no migration ops are registered and the
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Failed::Kept(e)
+    }
+}
+
+impl From<kernel::alloc::AllocError> for Failed {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        Failed::Kept(ENOMEM)
+    }
+}
+
+/// The migration features the module offers: STOP_COPY, P2P and PRE_COPY with `migration=1`
+/// (the default), none with `migration=0` (then no migration ops are registered and the
 /// MIGRATION feature answers `ENOTTY`).
 pub(crate) fn migration_features() -> u32 {
-    if crate::module_parameters::experimental_migration.value() {
+    if crate::module_parameters::migration.value() {
         Features::STOP_COPY | Features::P2P | Features::PRE_COPY
     } else {
         0
     }
 }
 
-/// The saved stream of a device in STOP_COPY.
+/// The saved stream(s) of a device in PRE_COPY(_P2P) or STOP_COPY. Only ever appended to
+/// (PRE_COPY_P2P -> STOP_COPY appends the final stream): a reader's position stays valid
+/// across every arc of the data fd's life.
 struct SaveData {
     buf: KVec<u8>,
-    /// Bytes already read.
+    /// Bytes already read, `<= buf.len()`.
     pos: usize,
+}
+
+impl SaveData {
+    /// Bytes not read yet.
+    fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
 }
 
 /// The restore in progress of a device in RESUMING.
@@ -143,25 +170,22 @@ impl ResumeData {
     /// The end of the transfer (RESUMING -> STOP): the state to load, the last complete
     /// stream. A partial stream after it, no stream at all, or a last stream flagged as
     /// pre-copy initial data is a truncated transfer (`EBADMSG`); other stream errors give
-    /// their errno.
-    pub(crate) fn finish(self, fmt: &'static dyn nic::Provider) -> Result<KBox<NicVfState>> {
-        let Self {
-            mut dec,
-            mut staging,
-            last,
-        } = self;
-        let (state, precopy) = match last {
-            Some(l) if dec.position() == 0 => l,
-            _ => {
-                let mut sink = NicSink::new(&mut staging, fmt);
-                let s = dec.finish(&mut sink).map_err(stream_err)?;
-                (staging, s.header.flags & HEADER_FLAG_PRECOPY != 0)
-            }
-        };
-        if precopy {
-            return Err(EBADMSG);
+    /// their errno. A truncated transfer leaves the transfer as it was: more data may follow
+    /// and the end be tried again.
+    pub(crate) fn final_state(&mut self, fmt: &'static dyn nic::Provider) -> Result<&NicVfState> {
+        if let Some(e) = self.dec.error() {
+            return Err(stream_err(e));
         }
-        Ok(state)
+        if self.dec.position() != 0 {
+            if !self.dec.is_complete() {
+                return Err(EBADMSG);
+            }
+            self.rotate(fmt)?;
+        }
+        match &self.last {
+            Some((state, false)) => Ok(state),
+            _ => Err(EBADMSG),
+        }
     }
 
     /// The stream in `dec` is complete: validates it across sections, keeps it as the last
@@ -197,8 +221,8 @@ pub(super) struct MigStats {
     pub(super) bytes_restored: u64,
     /// Duration of the last save (STOP -> STOP_COPY: snapshot and encoding), in ns.
     pub(super) save_ns: i64,
-    /// Duration of the last restore (RESUMING -> STOP: validation and programming the VF,
-    /// including the PF-side settings), in ns.
+    /// Duration of the last restore (RESUMING -> STOP: validation, the PF-side check and
+    /// programming the VF), in ns.
     pub(super) restore_ns: i64,
     /// Completed saves and restores.
     pub(super) saves: u64,
@@ -217,12 +241,6 @@ pub(super) struct Migration {
     queues: Option<QueueCtl>,
     save: Option<SaveData>,
     resume: Option<ResumeData>,
-    /// The source's administrator settings, restored by RESUMING -> STOP and still to be
-    /// applied through the PF netdev (under `rtnl_lock`, so outside `state`; see
-    /// [`VfDevice::mig_set_state`]).
-    pf_apply: Option<PfVfConfig>,
-    /// Start of the RESUMING -> STOP arc whose PF-side part is still to be applied.
-    restore_start: Option<Instant<Monotonic>>,
     /// Figures for debugfs; kept across resets.
     pub(super) stats: MigStats,
 }
@@ -235,8 +253,6 @@ impl Migration {
             queues: None,
             save: None,
             resume: None,
-            pf_apply: None,
-            restore_start: None,
             stats: MigStats {
                 last_error: 0,
                 last_error_arc: None,
@@ -254,13 +270,25 @@ impl Migration {
     pub(super) fn reset(&mut self) {
         self.state = State::Running;
         self.queues = None;
-        self.pf_apply = None;
-        self.restore_start = None;
         self.drop_data();
     }
 
     pub(super) fn state(&self) -> State {
         self.state
+    }
+
+    /// The guest's queue controls while vfmig holds the queues disabled (quiesced, or restored
+    /// and not running yet): the queues that run again on RUNNING. The dirty tracker counts
+    /// them as enabled ([`super::dirty`]), so what they own is logged before vfmig itself
+    /// re-enables them.
+    pub(super) fn held_queues(&self) -> Option<&QueueCtl> {
+        self.queues.as_ref()
+    }
+
+    /// See [`Migration::held_queues`]: the guest's accesses of a queue control register go to
+    /// these words while vfmig holds the queues (`trap.rs`).
+    pub(super) fn held_queues_mut(&mut self) -> Option<&mut QueueCtl> {
+        self.queues.as_mut()
     }
 
     /// Ends the current data fd's life.
@@ -302,75 +330,72 @@ impl VfDevice {
         }
     }
 
-    /// `migration_set_state`: moves to `target` one arc at a time.
+    /// `migration_set_state`: moves to `target` one arc at a time. On failure the state is
+    /// the last one reached (see [`Failed`]).
     pub(crate) fn mig_set_state(
         &self,
         core: &CoreDevice<'_>,
         target: u32,
     ) -> (Result<Option<u64>>, u64) {
         let features = Features(migration_features());
-        // The PF-side configuration is read before `state` is taken (rtnl_lock is outside it).
-        let pf = match State::from_raw(target) {
-            Some(State::StopCopy | State::PreCopy | State::PreCopyP2p) => core.pf_vf_config(),
-            _ => Err(EINVAL),
+        let Some(target) = State::from_raw(target) else {
+            return (Err(EINVAL), self.lock().mig.live_gen());
         };
-        let mut st = self.lock();
+        // The PF-side configuration is read before `state` is taken (rtnl_lock is outside it),
+        // and only by the arcs that need it: a save records it, RESUMING -> STOP checks the
+        // target's against the stream's. The C shell's migf_lock keeps other set_state calls
+        // out meanwhile; a reset in between only makes the read unneeded.
+        let from = self.lock().mig.state;
+        let pf = if needs_pf_config(from, target) {
+            Some(core.pf_vf_config())
+        } else {
+            None
+        };
+        // A restore reprograms the rings: while logging runs, what the restored rings own must
+        // be logged before the device can run them. So a walk from RESUMING holds the tracker
+        // (taken before `state`, as always), stops after RESUMING -> STOP, logs what the
+        // restored queues own (the queues are still held disabled: no DMA meanwhile), then
+        // walks on.
+        let mut dirty = (from == State::Resuming).then(|| self.dirty.lock());
         loop {
+            let logging = dirty.as_ref().is_some_and(|d| d.is_some());
+            let mut restored = false;
+            let mut st = self.lock();
             self.regs_changed();
-            let res = self.walk(&mut st, core, target, features, &pf);
-            let Some(cfg) = st.mig.pf_apply.take() else {
-                return (res, st.mig.live_gen());
-            };
-            // RESUMING -> STOP restored the VF and its PF-side MAC; the administrator
-            // settings go through the PF netdev under rtnl_lock, which is taken outside
-            // `state`. The C shell's migf_lock keeps other set_state calls out meanwhile; a
-            // reset in between leaves RUNNING, which is reported as EAGAIN.
+            let res = self.walk(
+                &mut st,
+                core,
+                target,
+                features,
+                pf.as_ref(),
+                logging,
+                &mut restored,
+            );
+            let live = st.mig.live_gen();
+            let reached = st.mig.state == target;
             drop(st);
-            let applied = core.pf_apply(&cfg);
-            st = self.lock();
-            self.regs_changed();
-            if st.mig.state != State::Stop {
-                let res = res.and(Err(EAGAIN));
-                return (res, st.mig.live_gen());
-            }
-            if let Err(e) = applied {
-                pr_info!(
-                    "{}: migration: PF-side settings not applied ({}): state ERROR until reset\n",
-                    self.bdf(),
-                    e.to_errno()
-                );
-                // Leave the VF as a reset leaves it, as a failed restore does.
-                if let Some(bar0) = st.bar0.as_ref() {
-                    if let Ok(_mem) = core.mem_access() {
-                        let _ = self.provider.reset(bar0);
-                    }
+            if restored {
+                if let Some(t) = dirty.as_mut().and_then(|d| d.as_deref_mut()) {
+                    self.log_rescan(core, t);
                 }
-                self.provider.shadow_reset(&mut st.shadow);
-                st.mig.state = State::Error;
-                st.mig.queues = None;
-                st.mig.drop_data();
-                st.mig.stats.last_error = e.to_errno();
-                st.mig.stats.last_error_arc = Some((State::Resuming, State::Stop));
-                return (Err(e), st.mig.live_gen());
             }
-            if let Some(t) = st.mig.restore_start.take() {
-                st.mig.stats.restore_ns = t.elapsed().as_nanos();
-            }
-            if res.is_err() || Some(st.mig.state) == State::from_raw(target) {
-                return (res, st.mig.live_gen());
+            if !restored || res.is_err() || reached {
+                return (res, live);
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
         st: &mut DevState,
         core: &CoreDevice<'_>,
-        target: u32,
+        target: State,
         features: Features,
-        pf: &Result<PfVfConfig>,
+        pf: Option<&Result<PfVfConfig>>,
+        stop_after_restore: bool,
+        restored: &mut bool,
     ) -> Result<Option<u64>> {
-        let target = State::from_raw(target).ok_or(EINVAL)?;
         let mut new_file = None;
         while st.mig.state != target {
             let cur = st.mig.state;
@@ -383,20 +408,37 @@ impl VfDevice {
                 Ok(f) => {
                     st.mig.state = next;
                     new_file = f;
-                    if st.mig.pf_apply.is_some() {
-                        // The caller applies it without `state` held, then walks on.
-                        break;
+                    if (cur, next) == (State::Resuming, State::Stop) && stop_after_restore {
+                        *restored = true;
+                        return Ok(new_file);
                     }
                 }
-                Err(e) => {
-                    pr_info!(
-                        "{}: migration {} -> {} failed ({}): state ERROR until reset\n",
+                Err(Failed::Kept(e)) => {
+                    // Userspace can repeat a refused arc at will: ratelimited.
+                    if core.log_allowed() {
+                        pr_info!(
+                            "{}: migration {} -> {} failed ({:?}): state stays {}\n",
+                            self.bdf(),
+                            cur.name(),
+                            next.name(),
+                            e,
+                            cur.name()
+                        );
+                    }
+                    st.mig.stats.last_error = e.to_errno();
+                    st.mig.stats.last_error_arc = Some((cur, next));
+                    return Err(e);
+                }
+                Err(Failed::Lost(e)) => {
+                    pr_warn!(
+                        "{}: migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
                         self.bdf(),
                         cur.name(),
                         next.name(),
-                        e.to_errno()
+                        e
                     );
                     st.mig.state = State::Error;
+                    st.mig.queues = None;
                     st.mig.drop_data();
                     st.mig.stats.last_error = e.to_errno();
                     st.mig.stats.last_error_arc = Some((cur, next));
@@ -414,14 +456,24 @@ impl VfDevice {
         &self,
         st: &mut DevState,
         core: &CoreDevice<'_>,
-        pf: &Result<PfVfConfig>,
+        pf: Option<&Result<PfVfConfig>>,
         precopy: bool,
     ) -> Result<KVec<u8>> {
         let fmt = self.provider.format();
         let t0 = Instant::<Monotonic>::now();
         let pf = match pf {
-            Ok(pf) => *pf,
-            Err(e) => return Err(*e),
+            Some(Ok(pf)) => *pf,
+            Some(Err(e)) => {
+                if core.log_allowed() {
+                    pr_info!(
+                        "{}: save: the PF's view of the VF is not readable ({:?})\n",
+                        self.bdf(),
+                        e
+                    );
+                }
+                return Err(*e);
+            }
+            None => return Err(EINVAL),
         };
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
@@ -454,7 +506,6 @@ impl VfDevice {
         }
         st.mig.stats.bytes_saved = len as u64;
         st.mig.stats.save_ns = t0.elapsed().as_nanos();
-        st.mig.stats.saves += 1;
         Ok(buf)
     }
 
@@ -465,23 +516,29 @@ impl VfDevice {
         core: &CoreDevice<'_>,
         from: State,
         to: State,
-        pf: &Result<PfVfConfig>,
-    ) -> Result<Option<u64>> {
+        pf: Option<&Result<PfVfConfig>>,
+    ) -> Result<Option<u64>, Failed> {
         let fmt = self.provider.format();
         match (from, to) {
             (State::Running, State::RunningP2p) | (State::PreCopy, State::PreCopyP2p) => {
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                 let _mem = core.mem_access()?;
                 let mut q = QueueCtl::default();
-                let res = self.provider.quiesce(bar0, &mut q);
-                // Kept even on failure: the queues that were disabled stay so until a reset.
+                if let Err(e) = self.provider.quiesce(bar0, &mut q) {
+                    // The device did not stop: give the guest its queues back and stay.
+                    return match self.provider.unquiesce(bar0, &q) {
+                        Ok(()) => Err(Failed::Kept(e)),
+                        Err(_) => Err(Failed::Lost(e)),
+                    };
+                }
                 st.mig.queues = Some(q);
-                res.map(|()| None)
+                Ok(None)
             }
             (State::RunningP2p, State::Running) | (State::PreCopyP2p, State::PreCopy) => {
                 if let Some(q) = st.mig.queues {
                     let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
                     let _mem = core.mem_access()?;
+                    // Fails only before it writes anything.
                     self.provider.unquiesce(bar0, &q)?;
                     st.mig.queues = None;
                 }
@@ -494,20 +551,19 @@ impl VfDevice {
                 // A new data transfer session: the stream of a snapshot taken now. In PRE_COPY
                 // the VF runs: that stream is the "initial data", superseded by the one
                 // appended on PRE_COPY_P2P -> STOP_COPY (the target applies the last
-                // complete stream it received).
+                // complete stream it received). The snapshot only reads the device.
                 let buf = self.encode_state(st, core, pf, to != State::StopCopy)?;
                 st.mig.save = Some(SaveData { buf, pos: 0 });
+                st.mig.stats.saves += 1;
                 Ok(Some(st.mig.new_gen()))
             }
             (State::PreCopyP2p, State::StopCopy) => {
-                // The final stream follows what was not read yet, on the same data fd.
+                // The final stream follows what was not read yet, on the same data fd: it is
+                // appended, so a reader's position stays valid.
                 let last = self.encode_state(st, core, pf, false)?;
                 let save = st.mig.save.as_mut().ok_or(EINVAL)?;
-                let rest = save.buf.get(save.pos..).unwrap_or(&[]);
-                let mut buf = KVec::with_capacity(rest.len() + last.len(), GFP_KERNEL)?;
-                buf.extend_from_slice(rest, GFP_KERNEL)?;
-                buf.extend_from_slice(&last, GFP_KERNEL)?;
-                *save = SaveData { buf, pos: 0 };
+                save.buf.extend_from_slice(&last, GFP_KERNEL)?;
+                st.mig.stats.saves += 1;
                 Ok(None)
             }
             (State::PreCopy, State::Running) | (State::PreCopyP2p, State::RunningP2p) => {
@@ -525,41 +581,124 @@ impl VfDevice {
                 st.mig.stats.bytes_restored = 0;
                 Ok(Some(st.mig.new_gen()))
             }
-            (State::Resuming, State::Stop) => {
-                let t0 = Instant::<Monotonic>::now();
-                let resume = st.mig.resume.take().ok_or(EINVAL)?;
-                st.mig.drop_data();
-                // The last complete stream is loaded; a partial one after it, none at all, or
-                // pre-copy data only is a truncated transfer.
-                let staging = resume.finish(fmt).inspect_err(|e| {
-                    pr_info!(
-                        "{}: restore refused (errno {}), device untouched\n",
-                        self.bdf(),
-                        e.to_errno()
-                    );
-                })?;
-                let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-                let _mem = core.mem_access()?;
-                let mut q = QueueCtl::default();
-                if let Err(e) = self
-                    .provider
-                    .restore(bar0, &staging, &mut st.shadow, &mut q)
-                {
-                    // Partly programmed: leave the VF as a reset leaves it.
-                    let _ = self.provider.reset(bar0);
-                    self.provider.shadow_reset(&mut st.shadow);
-                    return Err(e);
-                }
-                st.mig.queues = Some(q);
-                st.mig.pf_apply = staging.pf;
-                st.mig.stats.restores += 1;
-                st.mig.stats.restore_ns = t0.elapsed().as_nanos();
-                // The PF-side part, applied after this arc, counts too.
-                st.mig.restore_start = st.mig.pf_apply.is_some().then_some(t0);
-                Ok(None)
-            }
-            _ => Err(EINVAL),
+            (State::Resuming, State::Stop) => self.restore(st, core, pf),
+            _ => Err(Failed::Kept(EINVAL)),
         }
+    }
+
+    /// RESUMING -> STOP: loads the last complete stream of the transfer into the VF. Refused,
+    /// with the transfer and the device as they were, if the stream is incomplete or invalid,
+    /// or if the source's PF administrator settings differ from the target's
+    /// ([`VfDevice::verify_pf`]). A VF left partly programmed is reset: RESUMING again if the
+    /// reset went through, ERROR if not.
+    fn restore(
+        &self,
+        st: &mut DevState,
+        core: &CoreDevice<'_>,
+        pf: Option<&Result<PfVfConfig>>,
+    ) -> Result<Option<u64>, Failed> {
+        let fmt = self.provider.format();
+        let t0 = Instant::<Monotonic>::now();
+        // Userspace can repeat a refused restore at will: its messages are ratelimited.
+        let log = core.log_allowed();
+        let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
+        let staging = resume.final_state(fmt).inspect_err(|e| {
+            if !log {
+                return;
+            }
+            pr_info!(
+                "{}: restore refused: the transfer is incomplete or invalid ({:?}), device untouched\n",
+                self.bdf(),
+                e
+            );
+        })?;
+        self.verify_pf(staging.pf.as_ref(), pf, log)?;
+        let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
+        let _mem = core.mem_access()?;
+        let mut q = QueueCtl::default();
+        if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
+            // Partly programmed: leave the VF as a reset leaves it.
+            if log {
+                pr_warn!(
+                    "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
+                    self.bdf(),
+                    e
+                );
+            }
+            self.provider.shadow_reset(&mut st.shadow);
+            return match self.provider.reset(bar0) {
+                Ok(()) => Err(Failed::Kept(e)),
+                Err(_) => Err(Failed::Lost(e)),
+            };
+        }
+        st.mig.queues = Some(q);
+        st.mig.drop_data();
+        st.mig.stats.restores += 1;
+        st.mig.stats.restore_ns = t0.elapsed().as_nanos();
+        Ok(None)
+    }
+
+    /// Checks the source's PF administrator settings `src` (from the stream) against the
+    /// target's `dst` (the PF driver's `ndo_get_vf_config`, read before this arc). They are the
+    /// host orchestrator's, never the stream's to set: a difference refuses the restore with
+    /// `EPERM`, naming the setting and both values, unless `pf_mismatch_warn=1` makes it a
+    /// warning. The MAC is not compared: it goes through the VF's own mailbox, where the PF
+    /// driver applies its policy (an administrator MAC on the target refuses another one).
+    fn verify_pf(
+        &self,
+        src: Option<&PfVfConfig>,
+        dst: Option<&Result<PfVfConfig>>,
+        log: bool,
+    ) -> Result {
+        let warn_only = crate::module_parameters::pf_mismatch_warn.value();
+        let Some(src) = src else {
+            return Ok(());
+        };
+        let dst = match dst {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                if log {
+                    pr_err!(
+                        "{}: restore refused: the target's PF settings are not readable ({:?})\n",
+                        self.bdf(),
+                        e
+                    );
+                }
+                return Err(*e);
+            }
+            None => return Err(EINVAL),
+        };
+        let mut mismatch = false;
+        for (name, s, d) in pf_settings(src, dst) {
+            if s == d {
+                continue;
+            }
+            mismatch = true;
+            if !log {
+                continue;
+            }
+            if warn_only {
+                pr_warn!(
+                    "{}: restore: PF setting {} differs: source {}, target {} (pf_mismatch_warn=1: the target's is kept)\n",
+                    self.bdf(),
+                    name,
+                    s,
+                    d
+                );
+            } else {
+                pr_err!(
+                    "{}: restore refused: PF setting {} differs: source {}, target {} (set it on the target's PF first)\n",
+                    self.bdf(),
+                    name,
+                    s,
+                    d
+                );
+            }
+        }
+        if mismatch && !warn_only {
+            return Err(EPERM);
+        }
+        Ok(())
     }
 
     /// `migration_get_state`.
@@ -575,10 +714,14 @@ impl VfDevice {
         let st = &mut *guard;
         if let Some(save) = &st.mig.save {
             if matches!(st.mig.state, State::PreCopy | State::PreCopyP2p) {
-                // What is left of the initial data, then a final stream as long (the layout
-                // does not depend on register values).
-                return Ok(save.buf.len() - save.pos.min(save.buf.len()) + save.buf.len());
+                // What is left of the initial data, then a final stream as long as the
+                // initial one (the layout does not depend on register values).
+                return save
+                    .remaining()
+                    .checked_add(save.buf.len())
+                    .ok_or(EOVERFLOW);
             }
+            // STOP_COPY: the stream's whole length, as other drivers report the state size.
             return Ok(save.buf.len());
         }
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
@@ -593,9 +736,11 @@ impl VfDevice {
 
     /// `VFIO_MIG_GET_PRECOPY_INFO` on the data fd of generation `gen`: `(initial_bytes,
     /// dirty_bytes)`. The initial data is the stream of the snapshot taken on entering
-    /// PRE_COPY, counted down as it is read; then `dirty_bytes` is the length of the final
-    /// stream STOP_COPY will add (the whole state: any change of a running VF changes it).
-    /// `EINVAL` outside the PRE_COPY states, `ENODEV` for a stale fd.
+    /// PRE_COPY, counted down as it is read; `dirty_bytes` is always 0: nothing more can be
+    /// read before STOP_COPY (the final stream is made there), and the uAPI defines both
+    /// zero as the temporary end of the stream, when `read()` gives `ENOMSG`. The final
+    /// stream's length is what `MIG_DATA_SIZE` adds. `EINVAL` outside the PRE_COPY states,
+    /// `ENODEV` for a stale fd.
     pub(crate) fn mig_precopy_info(&self, gen: u64) -> Result<(u64, u64)> {
         let st = self.lock();
         if !matches!(st.mig.state, State::PreCopy | State::PreCopyP2p) {
@@ -605,77 +750,87 @@ impl VfDevice {
             return Err(ENODEV);
         }
         let save = st.mig.save.as_ref().ok_or(EINVAL)?;
-        let initial = (save.buf.len() - save.pos.min(save.buf.len())) as u64;
-        let dirty = if initial == 0 {
-            save.buf.len() as u64
-        } else {
-            0
-        };
-        Ok((initial, dirty))
+        Ok((save.remaining() as u64, 0))
     }
 
-    /// `read()` of the data fd of generation `gen`: the saved stream, 0 at its end.
-    pub(crate) fn mig_read(&self, gen: u64, ubuf: UserPtr, len: usize) -> Result<usize> {
-        let mut writer = UserSlice::new(ubuf, len).writer();
-        let mut bounce = KVec::with_capacity(len.min(CHUNK), GFP_KERNEL)?;
-        let mut done = 0usize;
-        while done < len {
-            bounce.clear();
-            {
-                let mut st = self.lock();
-                if gen == 0 || st.mig.live_gen() != gen {
-                    return Err(ENODEV);
-                }
-                let precopy = matches!(st.mig.state, State::PreCopy | State::PreCopyP2p);
-                let save = st.mig.save.as_mut().ok_or(ENODEV)?;
-                let rest = save.buf.get(save.pos..).unwrap_or(&[]);
-                let n = rest.len().min(CHUNK).min(len - done);
-                if n == 0 {
-                    // PRE_COPY: no more data for now (the final stream comes in STOP_COPY).
-                    if precopy && done == 0 {
-                        return Err(ENOMSG);
-                    }
-                    break;
-                }
-                bounce.extend_from_slice(&rest[..n], GFP_KERNEL)?;
-                save.pos += n;
-            }
-            if let Err(e) = writer.write_slice(&bounce) {
-                // Give the bytes back so that a retry reads them.
-                let mut st = self.lock();
-                if st.mig.live_gen() == gen {
-                    if let Some(save) = st.mig.save.as_mut() {
-                        save.pos -= bounce.len();
-                    }
-                }
-                return if done > 0 { Ok(done) } else { Err(e) };
-            }
-            done += bounce.len();
+    /// One step of a `read()` of the data fd of generation `gen`: copies the next bytes of the
+    /// saved stream (at most `out.len()`) into `out` and returns how many, and the stream
+    /// position they start at (for [`VfDevice::mig_unread`]). 0 at the end of the stream;
+    /// `ENOMSG` in the PRE_COPY states when the initial data is all read (the final stream comes
+    /// in STOP_COPY). The C shell copies to userspace without any lock held.
+    pub(crate) fn mig_read_chunk(&self, gen: u64, out: &mut [u8]) -> Result<(usize, usize)> {
+        let mut st = self.lock();
+        if gen == 0 || st.mig.live_gen() != gen {
+            return Err(ENODEV);
         }
-        Ok(done)
+        let precopy = matches!(st.mig.state, State::PreCopy | State::PreCopyP2p);
+        let save = st.mig.save.as_mut().ok_or(ENODEV)?;
+        let start = save.pos;
+        let rest = save.buf.get(start..).unwrap_or(&[]);
+        let n = rest.len().min(out.len());
+        if n == 0 {
+            return if precopy && !out.is_empty() {
+                Err(ENOMSG)
+            } else {
+                Ok((0, start))
+            };
+        }
+        out.get_mut(..n)
+            .ok_or(EINVAL)?
+            .copy_from_slice(rest.get(..n).ok_or(EINVAL)?);
+        save.pos = start.checked_add(n).ok_or(EOVERFLOW)?;
+        Ok((n, start))
     }
 
-    /// `write()` of the data fd of generation `gen`: feeds the decoder; a stream error is
+    /// The bytes a [`VfDevice::mig_read_chunk`] handed out from `start` could not be copied to
+    /// userspace: gives them back, so that a retry reads them. The buffer is only ever appended
+    /// to while its data fd lives, so `start` still names them; a position that moved on (a
+    /// concurrent reader of the same fd) or a stale fd is left alone.
+    pub(crate) fn mig_unread(&self, gen: u64, start: usize) {
+        let mut st = self.lock();
+        if gen == 0 || st.mig.live_gen() != gen {
+            return;
+        }
+        if let Some(save) = st.mig.save.as_mut() {
+            if start <= save.pos && start <= save.buf.len() {
+                save.pos = start;
+            }
+        }
+    }
+
+    /// One step of a `write()` of the data fd of generation `gen`: feeds `data` (copied from
+    /// userspace by the C shell, without any lock held) to the decoder; a stream error is
     /// returned at once (and again by every later write and by RESUMING -> STOP).
-    pub(crate) fn mig_write(&self, gen: u64, ubuf: UserPtr, len: usize) -> Result<usize> {
-        let mut reader = UserSlice::new(ubuf, len).reader();
-        let mut bounce = KVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
-        let mut done = 0usize;
-        while done < len {
-            let n = (len - done).min(CHUNK);
-            let chunk = bounce.get_mut(..n).ok_or(EINVAL)?;
-            if let Err(e) = reader.read_slice(chunk) {
-                return if done > 0 { Ok(done) } else { Err(e) };
-            }
-            let mut st = self.lock();
-            if gen == 0 || st.mig.live_gen() != gen {
-                return Err(ENODEV);
-            }
-            let fmt = self.provider.format();
-            st.mig.resume.as_mut().ok_or(ENODEV)?.feed(chunk, fmt)?;
-            st.mig.stats.bytes_restored += n as u64;
-            done += n;
+    pub(crate) fn mig_write_chunk(&self, gen: u64, data: &[u8]) -> Result {
+        let mut st = self.lock();
+        if gen == 0 || st.mig.live_gen() != gen {
+            return Err(ENODEV);
         }
-        Ok(done)
+        let fmt = self.provider.format();
+        st.mig.resume.as_mut().ok_or(ENODEV)?.feed(data, fmt)?;
+        st.mig.stats.bytes_restored += data.len() as u64;
+        Ok(())
     }
+}
+
+/// Whether an arc on the way from `from` to `target` reads the PF's view of the VF: a save
+/// records it, RESUMING -> STOP checks it.
+fn needs_pf_config(from: State, target: State) -> bool {
+    matches!(target, State::StopCopy | State::PreCopy | State::PreCopyP2p)
+        || from == State::Resuming
+}
+
+/// The PF administrator settings a restore checks, as `(name, source, target)`: all but the
+/// MAC.
+fn pf_settings(src: &PfVfConfig, dst: &PfVfConfig) -> [(&'static str, u32, u32); 8] {
+    [
+        ("vlan", src.vlan.into(), dst.vlan.into()),
+        ("vlan_proto", src.vlan_proto.into(), dst.vlan_proto.into()),
+        ("qos", src.qos.into(), dst.qos.into()),
+        ("spoofchk", src.spoofchk.into(), dst.spoofchk.into()),
+        ("trust", src.trusted.into(), dst.trusted.into()),
+        ("link_state", src.link_state.into(), dst.link_state.into()),
+        ("min_tx_rate", src.min_tx_rate, dst.min_tx_rate),
+        ("max_tx_rate", src.max_tx_rate, dst.max_tx_rate),
+    ]
 }

@@ -22,6 +22,7 @@ use super::{
     BufField,
     BufRing,
     DmaView,
+    FnId,
     Posted,
     Provider,
     QueueCtl,
@@ -29,7 +30,6 @@ use super::{
 };
 use crate::{
     bar::BarMapping,
-    ffi::PciIdent,
     shared::{
         igb::{
             self,
@@ -74,8 +74,8 @@ impl Provider for Igb82576Vf {
         &igb::PROVIDER
     }
 
-    fn matches(&self, ident: &PciIdent) -> bool {
-        ident.vendor == VENDOR_INTEL && ident.device == DEVICE_82576_VF && ident.is_virtfn != 0
+    fn matches(&self, id: &FnId) -> bool {
+        id.vendor == VENDOR_INTEL && id.device == DEVICE_82576_VF && id.is_virtfn
     }
 
     fn snapshot(&self, bar: &BarMapping, sh: &mut Shadow, st: &mut NicVfState) -> Result {
@@ -89,7 +89,10 @@ impl Provider for Igb82576Vf {
             st.push_tx(ring).map_err(|_| EINVAL)?;
         }
         st.irq = Some(interrupts(io, sh)?);
-        st.mailbox = Some(mailbox(io, sh)?);
+        let mbx = mailbox(io, sh)?;
+        // A reply the guest has not read yet still decides a pending request.
+        resolve_pending(sh, mbx.mem[0]);
+        st.mailbox = Some(mbx);
         st.stats = Some(stats(io, sh));
         // What the guest asked of the PF through the mailbox, for the target to repeat.
         if sh.block.ty == igb::SECTION_IGB_MBX {
@@ -99,7 +102,7 @@ impl Provider for Igb82576Vf {
         // The PF-side VF configuration (MAC, VLAN, spoof check, trust, rate, link state) is not
         // in the VF BAR: the migration code fills it from the PF driver's `ndo_get_vf_config`
         // (`CoreDevice::pf_vf_config`) when it saves; `restore` sets its MAC through the
-        // mailbox and the migration code applies the rest (`CoreDevice::pf_apply`).
+        // mailbox, and the migration code checks the rest against the target's (never sets it).
         st.pf = None;
         Ok(())
     }
@@ -159,6 +162,41 @@ impl Provider for Igb82576Vf {
         else {
             return Err(EINVAL);
         };
+        // First the PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"), the
+        // part the PF may refuse (an administrator MAC on the target refuses another one), so
+        // that a refusal leaves the VF's registers as they were: every VF reset or FLR makes
+        // igb forget a guest-chosen MAC and keep the VF's Rx/Tx (VFRE/VFTE) off until the VF
+        // sends E1000_VF_RESET. The queues are disabled and the guest is not running
+        // (RESUMING -> STOP), so nobody else uses the mailbox: send the reset message, then the
+        // saved MAC, as the guest's driver did at probe, then what the guest asked of the PF
+        // besides its MAC (only what the source's PF ACKed), as the guest asked it; the PF
+        // judges each one. The conversation overwrites the mailbox memory: on a refusal it is
+        // put back as it was.
+        let requests = st
+            .private()
+            .iter()
+            .find(|b| b.ty == igb::SECTION_IGB_MBX)
+            .map(mbx_requests)
+            .unwrap_or_default();
+        if let Some(pf) = &st.pf {
+            let mut before = [0u32; igb::MBX_MSG_DWORDS];
+            for (n, w) in before.iter_mut().enumerate() {
+                *w = io
+                    .try_read(regs::VMBMEM::try_at(n).ok_or(EINVAL)?)?
+                    .into_raw();
+            }
+            if let Err(e) = pf_handshake(io, &pf.mac).and_then(|()| replay_requests(io, &requests))
+            {
+                for (n, w) in before.iter().enumerate() {
+                    io.try_write(
+                        regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
+                        regs::VMBMEM::from(*w),
+                    )?;
+                }
+                return Err(e);
+            }
+        }
+        // Then the VF's own registers, every queue disabled.
         *ctl = QueueCtl::default();
         ctl.rx[0] = rx_program::<RxQ0>(io, rx0);
         ctl.rx[1] = rx_program::<RxQ1>(io, rx1);
@@ -185,24 +223,9 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::IVAR0] = ivar0;
         sh.words[sh_idx::IVAR_MISC] = ivar_misc;
         ctl.kick = irq.enabled;
-        //
-        // The PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"): every VF
-        // reset or FLR makes igb forget a guest-chosen MAC and keep the VF's Rx/Tx
-        // (VFRE/VFTE) off until the VF sends E1000_VF_RESET. The queues are disabled and the
-        // guest is not running (RESUMING -> STOP), so nobody else uses the mailbox: send the
-        // reset message, then the saved MAC, as the guest's driver did at probe.
-        // Then what the guest asked of the PF besides its MAC, as the guest asked it.
-        let requests = st
-            .private()
-            .iter()
-            .find(|b| b.ty == igb::SECTION_IGB_MBX)
-            .map(mbx_requests)
-            .unwrap_or_default();
-        if let Some(pf) = &st.pf {
-            pf_handshake(io, &pf.mac)?;
-            replay_requests(io, &requests)?;
-        }
         keep_mbx_requests(sh, &requests);
+        // Nothing the target's guest sent is waiting for an answer.
+        sh.words[sh_idx::MBX_PENDING] = 0;
         // Then the mailbox memory the guest left (the handshake overwrote it).
         for (n, v) in mbx.mem().iter().enumerate() {
             io.try_write(
@@ -219,15 +242,22 @@ impl Provider for Igb82576Vf {
                 sh.words[sh_idx::STATS + i] = lo32(saved).wrapping_sub(hw);
             }
         }
-        // The administrator settings in `st.pf` are applied by the migration code through the
-        // PF netdev (`CoreDevice::pf_apply`).
+        // The administrator settings in `st.pf` are the host's: checked against the target's
+        // by the migration code before this, never set.
         Ok(())
     }
 
     fn reset(&self, bar: &BarMapping) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         io.write_reg(regs::CTRL::zeroed().with_rst(true));
-        Ok(())
+        // RST clears itself when the reset is done (igbvf's e1000_reset_hw_vf waits for it).
+        read_poll_timeout(
+            || Ok(io.read(regs::CTRL).rst()),
+            |rst: &bool| !*rst,
+            Delta::from_micros(10),
+            Delta::from_millis(RESET_TIMEOUT_MS),
+        )
+        .map(|_| ())
     }
 
     fn trap(&self) -> Option<(u32, u32)> {
@@ -241,6 +271,7 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::EIMS] = 0;
         sh.words[sh_idx::IVAR0] = 0;
         sh.words[sh_idx::IVAR_MISC] = 0;
+        sh.words[sh_idx::MBX_PENDING] = 0;
         sh.block = nic::PrivateBlock::ZERO;
     }
 
@@ -251,6 +282,12 @@ impl Provider for Igb82576Vf {
             r::EIMS => sh.words[sh_idx::EIMS],
             r::IVAR0 => sh.words[sh_idx::IVAR0],
             r::IVAR_MISC => sh.words[sh_idx::IVAR_MISC],
+            // The guest reads the PF's reply: a pending request it ACKs is recorded.
+            r::VMBMEM => {
+                let v = bar.read32(reg as usize)?;
+                resolve_pending(sh, v);
+                v
+            }
             r::V2PMAILBOX => {
                 let v = bar.read32(reg as usize)? | sh.words[sh_idx::MBX_R2C];
                 // Handed to the guest if its read covers the status byte; kept otherwise.
@@ -287,31 +324,51 @@ impl Provider for Igb82576Vf {
             // A VF software reset masks every interrupt; the PF forgets the VF's requests.
             r::CTRL if v & regs::CTRL::RST_MASK != 0 => {
                 sh.words[sh_idx::EIMS] = 0;
+                sh.words[sh_idx::MBX_PENDING] = 0;
                 sh.block = nic::PrivateBlock::ZERO;
             }
             _ if (r::VMBMEM..r::VMBMEM + 4 * igb::MBX_MSG_DWORDS as u32).contains(&reg) => {
+                // A guest that writes the mailbox memory before reading the PF's reply can no
+                // longer be told an ACK from its own write: what is pending is dropped.
+                sh.words[sh_idx::MBX_PENDING] = 0;
                 let i = sh_idx::VMBMEM + ((reg - r::VMBMEM) / 4) as usize;
                 if let Some(w) = sh.words.get_mut(i) {
                     *w = (*w & !mask) | v;
                 }
             }
-            // The guest sends a message (REQ): keep the requests the target must repeat.
+            // The guest sends a message (REQ). A request the target must repeat is kept as
+            // pending, and recorded only once the PF has ACKed it (`resolve_pending`): what
+            // the PF refused is not the guest's to have on the target either.
             r::V2PMAILBOX if v & regs::V2PMAILBOX::REQ_MASK != 0 => {
                 let mut m = [0u32; igb::MBX_MSG_DWORDS];
                 for (d, s) in m.iter_mut().zip(sh.words.iter().skip(sh_idx::VMBMEM)) {
                     *d = *s;
                 }
-                let mut rq = mbx_requests(&sh.block);
+                sh.words[sh_idx::MBX_PENDING] = 0;
                 if m[0] & 0xffff == regs::msg::VF_RESET {
                     // The PF forgets everything the VF asked for on its reset message.
-                    rq = igb::MbxRequests::default();
-                } else if !rq.record(&m) {
-                    return;
+                    sh.block = nic::PrivateBlock::ZERO;
+                } else if igb::MbxRequests::default().record(&m) {
+                    for (d, s) in sh.words.iter_mut().skip(sh_idx::PENDING_MSG).zip(m) {
+                        *d = s;
+                    }
+                    sh.words[sh_idx::MBX_PENDING] = 1;
                 }
-                keep_mbx_requests(sh, &rq);
             }
             _ => {}
         }
+    }
+
+    fn held_ctl<'a>(&self, held: &'a mut QueueCtl, reg: u32) -> Option<&'a mut u32> {
+        let stride = regs::QUEUE_STRIDE as u32;
+        let queue = |base: u32, ctl: u32| (0..2u32).find(|&q| reg == base + q * stride + ctl);
+        if let Some(q) = queue(regs::RX_BASE, regs::RX_RXDCTL) {
+            return held.rx.get_mut(q as usize);
+        }
+        if let Some(q) = queue(regs::TX_BASE, regs::TX_TXDCTL) {
+            return held.tx.get_mut(q as usize);
+        }
+        None
     }
 
     fn dma_register(&self, reg: u32) -> bool {
@@ -327,7 +384,13 @@ impl Provider for Igb82576Vf {
         })
     }
 
-    fn dma_view(&self, bar: &BarMapping, only: Option<u32>, view: &mut DmaView) -> Result {
+    fn dma_view(
+        &self,
+        bar: &BarMapping,
+        only: Option<u32>,
+        held: Option<&QueueCtl>,
+        view: &mut DmaView,
+    ) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
         *view = DmaView::default();
         // Rings 0 and 1 are the Rx queues; areas 0/1 their descriptor rings, 2/3 the Tx
@@ -338,19 +401,21 @@ impl Provider for Igb82576Vf {
         let block = |base: u32, q: u32| {
             only.is_none_or(|r| (base + q * stride..base + (q + 1) * stride).contains(&r))
         };
+        let rx_held = |q: usize| held.is_some_and(|h| regs::RXDCTL::from(h.rx[q]).enable());
+        let tx_held = |q: usize| held.is_some_and(|h| regs::TXDCTL::from(h.tx[q]).enable());
         if block(regs::RX_BASE, 0) {
-            view.rings[0] = rx_view::<RxQ0>(io);
+            view.rings[0] = rx_view::<RxQ0>(io, rx_held(0));
             view.areas[0] = ring_area(&view.rings[0]);
         }
         if block(regs::RX_BASE, 1) {
-            view.rings[1] = rx_view::<RxQ1>(io);
+            view.rings[1] = rx_view::<RxQ1>(io, rx_held(1));
             view.areas[1] = ring_area(&view.rings[1]);
         }
         if block(regs::TX_BASE, 0) {
-            (view.areas[2], view.areas[4]) = tx_view::<TxQ0>(io);
+            (view.areas[2], view.areas[4]) = tx_view::<TxQ0>(io, tx_held(0));
         }
         if block(regs::TX_BASE, 1) {
-            (view.areas[3], view.areas[5]) = tx_view::<TxQ1>(io);
+            (view.areas[3], view.areas[5]) = tx_view::<TxQ1>(io, tx_held(1));
         }
         Ok(())
     }
@@ -461,8 +526,9 @@ fn ring_area(r: &BufRing) -> (u64, u64) {
     (r.base, u64::from(r.count) * u64::from(r.desc_size))
 }
 
-/// Rx queue `B` as a buffer ring (from the same register reads as the snapshot, [`rx_ring`]).
-fn rx_view<B: RegisterBase<RxQueue>>(io: Bar0<'_>) -> BufRing {
+/// Rx queue `B` as a buffer ring (from the same register reads as the snapshot, [`rx_ring`]);
+/// enabled if RXDCTL says so or `held` (vfmig holds it disabled and enables it on RUNNING).
+fn rx_view<B: RegisterBase<RxQueue>>(io: Bar0<'_>, held: bool) -> BufRing {
     let r = rx_ring::<B>(io);
     BufRing {
         base: r.base,
@@ -471,15 +537,16 @@ fn rx_view<B: RegisterBase<RxQueue>>(io: Bar0<'_>) -> BufRing {
         head: r.head & regs::DESC_INDEX_MASK,
         tail: r.tail & regs::DESC_INDEX_MASK,
         bufs: rx_bufs(regs::SRRCTL::from(r.buf_ctrl)),
-        enabled: regs::RXDCTL::from(r.ctrl).enable(),
+        enabled: held || regs::RXDCTL::from(r.ctrl).enable(),
     }
 }
 
 /// Tx queue `B`: its descriptor ring and its head write-back word (if enabled) as always-written
-/// areas; none while the queue is disabled (from the snapshot's register reads, [`tx_ring`]).
-fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> ((u64, u64), (u64, u64)) {
+/// areas; none while the queue is disabled, unless `held` (vfmig holds it disabled and enables
+/// it on RUNNING; from the snapshot's register reads, [`tx_ring`]).
+fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>, held: bool) -> ((u64, u64), (u64, u64)) {
     let r = tx_ring::<B>(io);
-    if !regs::TXDCTL::from(r.ctrl).enable() {
+    if !held && !regs::TXDCTL::from(r.ctrl).enable() {
         return ((0, 0), (0, 0));
     }
     let len = u64::from(r.len & regs::DLEN_MASK);
@@ -487,6 +554,9 @@ fn tx_view<B: RegisterBase<TxQueue>>(io: Bar0<'_>) -> ((u64, u64), (u64, u64)) {
     let wb_on = regs::TDWBAL::from(lo32(r.wb_addr)).enable();
     (ring, (r.wb_addr & !3, if wb_on { 4 } else { 0 }))
 }
+
+/// Bound on the wait for a VF software reset to complete in [`Provider::reset`].
+const RESET_TIMEOUT_MS: i64 = 10;
 
 /// Bound on the wait for the queues to stop in [`Provider::quiesce`].
 const QUIESCE_TIMEOUT_MS: i64 = 100;
@@ -640,7 +710,8 @@ fn pf_handshake(io: Bar0<'_>, mac: &[u8; 6]) -> Result {
     match mbx.call(&mut m)? {
         t if t == msg::VF_SET_MAC_ADDR | msg::ACK => Ok(()),
         t => {
-            pr_info!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
+            // Userspace can repeat this at will (the migration code reports the EPERM).
+            pr_debug!("igb: SET_MAC_ADDR refused by the PF ({:#010x})\n", t);
             Err(EPERM)
         }
     }
@@ -655,7 +726,7 @@ fn replay_requests(io: Bar0<'_>, rq: &igb::MbxRequests) -> Result {
         let ty = msg.first().copied().unwrap_or(0) & 0xffff;
         let reply = mbx.call(msg)?;
         if reply & regs::msg::NACK != 0 {
-            pr_info!(
+            pr_debug!(
                 "igb: the PF refused replayed request {:#x} ({:#010x})\n",
                 ty,
                 reply
@@ -877,8 +948,37 @@ mod sh_idx {
     pub(super) const MBX_R2C: usize = 3;
     /// Offsets added to the counters of [`super::STAT_REGS`] (five words).
     pub(super) const STATS: usize = 4;
+    /// 1 while the request in `PENDING_MSG` waits for the PF's answer, else 0.
+    pub(super) const MBX_PENDING: usize = 9;
     /// VMBMEM as the guest wrote it (16 words): the message it sends with REQ.
     pub(super) const VMBMEM: usize = 16;
+    /// A request the guest sent that the record keeps once the PF ACKs it (16 words).
+    pub(super) const PENDING_MSG: usize = 32;
+}
+
+/// The PF's reply word `w0` (VMBMEM word 0, as the guest or a snapshot reads it) decides the
+/// pending request of `sh`: recorded if it ACKs the request's type, dropped if it NACKs it,
+/// kept pending otherwise (no reply yet, or another message).
+fn resolve_pending(sh: &mut Shadow, w0: u32) {
+    if sh.words[sh_idx::MBX_PENDING] == 0 {
+        return;
+    }
+    let mut m = [0u32; igb::MBX_MSG_DWORDS];
+    for (d, s) in m.iter_mut().zip(sh.words.iter().skip(sh_idx::PENDING_MSG)) {
+        *d = *s;
+    }
+    if w0 & 0xffff != m[0] & 0xffff {
+        return;
+    }
+    if w0 & regs::msg::NACK != 0 {
+        sh.words[sh_idx::MBX_PENDING] = 0;
+    } else if w0 & regs::msg::ACK != 0 {
+        sh.words[sh_idx::MBX_PENDING] = 0;
+        let mut rq = mbx_requests(&sh.block);
+        if rq.record(&m) {
+            keep_mbx_requests(sh, &rq);
+        }
+    }
 }
 
 /// The statistics counters, in [`Stats`] order (`stat_values`).
@@ -886,8 +986,10 @@ const STAT_REGS: [u32; 5] = {
     use crate::shared::igb::regs as r;
     [r::VFGPRC, r::VFGORC, r::VFGPTC, r::VFGOTC, r::VFMPRC]
 };
-const _: () = assert!(sh_idx::STATS + STAT_REGS.len() <= sh_idx::VMBMEM);
-const _: () = assert!(sh_idx::VMBMEM + igb::MBX_MSG_DWORDS <= super::SHADOW_WORDS);
+const _: () = assert!(sh_idx::STATS + STAT_REGS.len() <= sh_idx::MBX_PENDING);
+const _: () = assert!(sh_idx::MBX_PENDING < sh_idx::VMBMEM);
+const _: () = assert!(sh_idx::VMBMEM + igb::MBX_MSG_DWORDS <= sh_idx::PENDING_MSG);
+const _: () = assert!(sh_idx::PENDING_MSG + igb::MBX_MSG_DWORDS <= super::SHADOW_WORDS);
 
 /// The guest's mailbox requests kept in `sh` (none if nothing was recorded).
 fn mbx_requests(block: &nic::PrivateBlock) -> igb::MbxRequests {
@@ -1074,14 +1176,23 @@ mod tests {
         p.shadow_write(sh, r::V2PMAILBOX, u32::MAX, regs::V2PMAILBOX::REQ_MASK);
     }
 
+    /// The guest sends `msg` and reads the PF's reply `reply` (word 0).
+    fn call(p: &Igb82576Vf, sh: &mut Shadow, msg: &[u32], reply: u32) {
+        send(p, sh, msg);
+        super::resolve_pending(sh, reply);
+    }
+
+    const ACK: u32 = regs::msg::ACK;
+    const NACK: u32 = regs::msg::NACK;
+
     #[test]
     fn mailbox_requests_are_recorded() -> Result {
         let p = Igb82576Vf;
         let mut sh = Shadow::default();
-        send(&p, &mut sh, &[0x03 | 1 << 16, 0xfb0]);
-        send(&p, &mut sh, &[0x04 | 1 << 16, 100]);
+        call(&p, &mut sh, &[0x03 | 1 << 16, 0xfb0], 0x03 | 1 << 16 | ACK);
+        call(&p, &mut sh, &[0x04 | 1 << 16, 100], 0x04 | 1 << 16 | ACK);
         // The MAC and unknown messages are not the record's.
-        send(&p, &mut sh, &[0x02, 1, 2]);
+        call(&p, &mut sh, &[0x02, 1, 2], 0x02 | ACK);
         // Acking a PF message (no REQ) records nothing.
         p.shadow_write(&mut sh, r::VMBMEM, u32::MAX, 0x05);
         p.shadow_write(&mut sh, r::V2PMAILBOX, u32::MAX, regs::V2PMAILBOX::ACK_MASK);
@@ -1092,9 +1203,39 @@ mod tests {
         // The guest's reset message makes the PF forget everything: so does the record.
         send(&p, &mut sh, &[0x01]);
         assert!(super::mbx_requests(&sh.block).is_empty());
-        send(&p, &mut sh, &[0x05, 9018]);
+        call(&p, &mut sh, &[0x05, 9018], 0x05 | ACK);
         assert_eq!(super::mbx_requests(&sh.block).lpe, 9018);
         p.shadow_write(&mut sh, r::CTRL, u32::MAX, regs::CTRL::RST_MASK);
+        assert!(super::mbx_requests(&sh.block).is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn only_acked_requests_are_recorded() -> Result {
+        let p = Igb82576Vf;
+        let mut sh = Shadow::default();
+        // NACKed (a VLAN the port VLAN forbids, promiscuous mode without trust): not kept.
+        call(&p, &mut sh, &[0x04 | 1 << 16, 7], 0x04 | 1 << 16 | NACK);
+        call(&p, &mut sh, &[0x06 | 1 << 17], 0x06 | NACK);
+        assert!(super::mbx_requests(&sh.block).is_empty());
+        // No reply yet, or a reply to another message: still pending, not kept.
+        send(&p, &mut sh, &[0x04 | 1 << 16, 8]);
+        super::resolve_pending(&mut sh, 0);
+        super::resolve_pending(&mut sh, 0x02 | ACK);
+        assert!(super::mbx_requests(&sh.block).is_empty());
+        // The ACK records it, once.
+        super::resolve_pending(&mut sh, 0x04 | 1 << 16 | ACK);
+        super::resolve_pending(&mut sh, 0x04 | 1 << 16 | ACK);
+        assert_eq!(super::mbx_requests(&sh.block).vlans(), &[8]);
+        // A new request replaces an unanswered one.
+        send(&p, &mut sh, &[0x04 | 1 << 16, 9]);
+        call(&p, &mut sh, &[0x05, 1522], 0x04 | 1 << 16 | ACK);
+        assert_eq!(super::mbx_requests(&sh.block).vlans(), &[8]);
+        assert_eq!(super::mbx_requests(&sh.block).lpe, 0);
+        // A reset drops what is pending.
+        send(&p, &mut sh, &[0x04 | 1 << 16, 10]);
+        p.shadow_write(&mut sh, r::CTRL, u32::MAX, regs::CTRL::RST_MASK);
+        super::resolve_pending(&mut sh, 0x04 | 1 << 16 | ACK);
         assert!(super::mbx_requests(&sh.block).is_empty());
         Ok(())
     }

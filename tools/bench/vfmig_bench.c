@@ -6,8 +6,8 @@
  *   - a register snapshot of the open device, as the migration save path takes it (through
  *     /sys/kernel/debug/vfmig/<BDF>/regs: snapshot + formatting + one read);
  *   - a 32-bit BAR0 register read through the userspace mmap, for scale (through pread when
- *     the driver traps BAR0, as with experimental_migration=1);
- *   with BDF2 and PF_IF (vfmig loaded with experimental_migration=1, both VFs bound to it), the
+ *     the driver traps BAR0, as with migration on (the default));
+ *   with BDF2 and PF_IF (vfmig loaded with migration on (the default), both VFs bound to it), the
  *   migration uAPI v2 over MIG_CYCLES cycles, VF0 -> VF1 in one type1 container as
  *   vfmig_migration_test does it (VF0's rings programmed, both VFs brought up by their
  *   mailbox reset handshake):
@@ -78,7 +78,7 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 	d0 = vf0.device_fd;
 	d1 = vf1.device_fd;
 	CHECK(!mig_flags(d0, &flags),
-	      "no MIGRATION feature: is vfmig loaded with experimental_migration=1?");
+	      "no MIGRATION feature: is vfmig loaded with migration on (the default)?");
 	CHECK(!vfmig_bring_up(&vf0, 0x04, 0), "VF0 mailbox handshake");
 	CHECK(!vfmig_bring_up(&vf1, 0x04, 1), "VF1 mailbox handshake");
 	CHECK(!vf_ring_alloc(&dma, &rx, VFMIG_RING_COUNT, VFMIG_BUF_SIZE), "rx ring");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfmig_demo BDF0 BDF1 PF_IF [FRAMES [STATE_FILE]]: `make demo`, the live part. With vfmig
- * loaded with experimental_migration=1 and both VFs bound to it, plays a VMM and its guest:
+ * loaded with migration on (the default) and both VFs bound to it, plays a VMM and its guest:
  *   1. opens VF0 and VF1 in ONE type1 container (the "guest memory" is shared, as in
  *      vfmig_migration_test) and does each VF's mailbox reset handshake;
  *   2. programs VF0's Rx/Tx rings and exchanges FRAMES frames both ways with the PF's netdev
@@ -252,7 +252,7 @@ int main(int argc, char **argv)
 	if (vf_dma_map(&d.c, &d.dma, VFMIG_DMA_SIZE, VFMIG_DMA_IOVA))
 		DIE("DMA map");
 	if (mig_flags(d.vf0.device_fd, &flags))
-		DIE("VF0 offers no MIGRATION feature: is vfmig loaded with experimental_migration=1?");
+		DIE("VF0 offers no MIGRATION feature: is vfmig loaded with migration on (the default)?");
 	printf("  guest memory: %u KiB at IOVA 0x%llx, shared by both VFs\n", VFMIG_DMA_SIZE >> 10,
 	       VFMIG_DMA_IOVA);
 	printf("  VFIO_DEVICE_FEATURE_MIGRATION flags 0x%llx:%s%s%s\n", (unsigned long long)flags,

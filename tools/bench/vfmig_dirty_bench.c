@@ -9,7 +9,7 @@
  *     logging off and on (START over [0, 1 GiB), a REPORT of the whole GiB every REPORT_SYNC
  *     frames, and every REPORT_STRESS frames)
  *     frames), alternating, ROUNDS times each; the median rate of each is printed. Whether
- *     BAR0 is trapped depends on how vfmig was loaded (experimental_migration=1: all of it,
+ *     BAR0 is trapped depends on how vfmig was loaded (migration=1: all of it,
  *     every register access a pread/pwrite; without it, BAR0 is mapped, logging is not offered
  *     and only the "off" rate is measured);
  *   - REPORT latency over a 1 GiB range at 4 KiB pages (a 32 KiB bitmap), with the Rx ring

@@ -126,8 +126,8 @@ pub enum Cmd {
     /// Start device DMA dirty logging on IOVA ranges, report dirty ranges, stop.
     ///
     /// `--via auto` opens the device through its group here: vfmig's software tracker reads
-    /// descriptors with vfio_dma_rw(), which needs a type1 container (through iommufd, START
-    /// fails with EOPNOTSUPP, exit 6).
+    /// descriptors with vfio_dma_rw(), which needs a type1 container (through iommufd the driver
+    /// offers no logging: PROBE answers ENOTTY, exit 6).
     #[command(
         after_help = "Example:\n  vfmigctl dirty 0000:00:03.0 --range 0x0:1G --range 0x100000000:512M --count 10"
     )]

@@ -408,7 +408,16 @@ pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress)
         return Err(if e.raw_os_error() == Some(libc::ENOTTY) {
             CtlError::new(
                 Exit::NoMigration,
-                format!("{}: driver offers no DMA dirty tracking (ENOTTY)", dev.bdf),
+                format!(
+                    "{}: driver offers no DMA dirty tracking when opened via {} (ENOTTY){}",
+                    dev.bdf,
+                    dev.via.name(),
+                    if dev.via.name() == "group" {
+                        ""
+                    } else {
+                        ": vfmig's software tracker needs a type1 container (--via group)"
+                    }
+                ),
             )
         } else {
             CtlError::os("probe VFIO_DEVICE_FEATURE_DMA_LOGGING_START", &e)

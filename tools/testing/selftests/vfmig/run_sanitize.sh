@@ -42,7 +42,7 @@ vf0=$(vf_bdf "$pf" 0)
 vf1=$(vf_bdf "$pf" 1)
 pf_if=$(pf_netdev "$pf")
 if tap_check sanitize.failslab_setup test -n "$vf0" -a -n "$vf1" &&
-	tap_check sanitize.failslab_modprobe modprobe vfmig experimental_migration=1 &&
+	tap_check sanitize.failslab_modprobe modprobe vfmig migration=1 &&
 	tap_check sanitize.failslab_bind_vf0 pci_bind "$vf0" vfmig &&
 	tap_check sanitize.failslab_bind_vf1 pci_bind "$vf1" vfmig; then
 	ip link set "$pf_if" vf 0 mac 00:00:00:00:00:00

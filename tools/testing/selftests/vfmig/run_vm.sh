@@ -68,6 +68,17 @@ tap_check module.10_modprobe_rmmod_cycles test $ok = 1
 VFMIG_BDF=$vf0 run_kselftest device_after_cycles "$bin/vfmig_device_test" -r group.config_space
 tap_check device.after_cycles test $? -eq 0
 
+# --- migration=0: the off switch gives exactly vfio-pci (BAR0 mapped, no MIGRATION feature) ----
+rmmod vfmig
+tap_check module.modprobe_migration_off modprobe vfmig migration=0
+tap_check module.migration_off_message sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration off (migration=0)"'
+VFMIG_BDF=$vf0 VFMIG_EXPECT_MIGRATION=0 run_kselftest device_migration_off "$bin/vfmig_device_test"
+tap_check device.migration_off_test_program_passed test $? -eq 0
+rmmod vfmig
+tap_check module.modprobe_default_migration_on modprobe vfmig
+tap_check module.migration_on_message sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration on$"'
+tap_check module.modinfo_migration_param sh -c 'modinfo -F parm vfmig | grep -q "^migration:.*default on"'
+
 # --- the kernel's own vfio selftests: vfmig must match plain vfio-pci -------------------------
 vst=${VFMIG_VFIO_SELFTESTS:-}
 if [ -n "$vst" ] && [ -x "$vst/vfio_pci_device_test" ]; then

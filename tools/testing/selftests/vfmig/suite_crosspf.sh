@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # Restore into a VF of another PF (the VM has a second igb PF: scripts/vm --igb 2): reloads vfmig
-# with experimental_migration=1, gives the second PF one VF, and runs vfmig_migration_test's
+# with migration on (the default), gives the second PF one VF, and runs vfmig_migration_test's
 # save_restore_traffic and precopy_transfer with VF1 = that VF: the target's PF learns the
 # guest's MAC through the target's mailbox, and the traffic continues through the target PF's
 # switch (VFMIG_PF2_IF). Skipped without a second PF. Leaves the VFs unbound, their MACs
@@ -21,7 +21,7 @@ else
 	xpf_if2=$(pf_netdev "$xpf_pf2")
 	diag "PF2 $xpf_pf2 ($xpf_if2), its VF0 $xpf_vf"
 	rmmod vfmig
-	if tap_check crosspf.modprobe_experimental modprobe vfmig experimental_migration=1 &&
+	if tap_check crosspf.modprobe modprobe vfmig &&
 		tap_check crosspf.vf0_to_vfmig pci_bind "$vf0" vfmig &&
 		tap_check crosspf.pf2_vf0_to_vfmig pci_bind "$xpf_vf" vfmig; then
 		ip link set "$xpf_if" vf 0 mac 00:00:00:00:00:00

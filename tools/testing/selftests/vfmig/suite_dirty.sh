@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # DMA dirty-page logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_*): reloads vfmig with
-# experimental_migration=1 (which also traps all of BAR0: no mmap, every access through
+# migration=1 (which also traps all of BAR0: no mmap, every access through
 # pread/pwrite), binds VF0, assigns it an administrative MAC and runs vfmig_dirty_test: randomized
 # rounds of Rx traffic into buffers all over a 64 MiB area checked against the REPORTs (no false
 # negatives; false positives counted), range and page-size checks, PROBE, BAR0 fully trapped
@@ -15,7 +15,7 @@ dirty_if=$(pf_netdev "$pf")
 dirty_mac=02:76:66:6d:06:10
 
 rmmod vfmig
-if ! tap_check dirty.modprobe_experimental modprobe vfmig experimental_migration=1; then
+if ! tap_check dirty.modprobe modprobe vfmig; then
 	modprobe vfmig
 else
 	if [ ! -x "$dirty_bin/vfmig_dirty_test" ]; then

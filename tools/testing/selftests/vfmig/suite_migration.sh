@@ -1,22 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
-# Migration (uAPI v2), first cut: reloads vfmig with experimental_migration=1, checks what it
-# offers (debugfs, MIGRATION feature), runs vfmig_migration_test (arcs, VF0 -> VF1 save/restore
-# with traffic, bad streams, the guest's view of the shadowed registers and counters across a
-# save on the resumed source and the target, the target's interrupt kick), and reloads vfmig
-# without the parameter. Leaves the VFs unbound,
-# their MACs unassigned and vfmig loaded without the parameter.
+# Migration (uAPI v2): reloads vfmig (migration on, the default), checks what it offers (debugfs,
+# MIGRATION feature), runs vfmig_migration_test (arcs, VF0 -> VF1 save/restore with traffic, bad
+# streams, the guest's view of the shadowed registers and counters across a save on the resumed
+# source and the target, the target's interrupt kick), then checks the off switch (migration=0)
+# and reloads vfmig with the default. Leaves the VFs unbound, their MACs unassigned and vfmig
+# loaded with the default.
 
 mig_bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
 mig_if=$(pf_netdev "$pf")
 mig_dbg=/sys/kernel/debug/vfmig
 
 rmmod vfmig
-if ! tap_check migration.modprobe_experimental modprobe vfmig experimental_migration=1; then
+if ! tap_check migration.modprobe modprobe vfmig; then
 	modprobe vfmig
 else
 	# Rust module parameters have no sysfs file: the module says what it offers at load.
-	tap_check migration.param_on sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration on (experimental)"'
+	tap_check migration.param_on sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration on"'
 	if [ ! -x "$mig_bin/vfmig_migration_test" ]; then
 		tap_fail migration.test_program_passed "$mig_bin/vfmig_migration_test not built"
 	elif tap_check migration.vf0_to_vfmig pci_bind "$vf0" vfmig &&
@@ -62,14 +62,15 @@ else
 			"$mig_ctl" inspect "$mig_tmp/vf0.bin" 2>&1 | sed 's/^/#   /'
 			# DMA dirty logging through the tool: opened by vfmigctl, VF0 was reset and owns
 			# no ring, so nothing is dirty, in every report; through iommufd the software
-			# tracker cannot read descriptors (no vfio_dma_rw): EOPNOTSUPP, exit 6.
+			# tracker cannot read descriptors (no vfio_dma_rw), so the driver offers no logging
+			# there: PROBE answers ENOTTY, exit 6.
 			mig_out=$("$mig_ctl" dirty "$vf0" --range 0x100000:64K --range 0x40000000:2M \
 				--count 2 --interval-ms 10 2>&1)
 			printf '%s\n' "$mig_out" | sed 's/^/#   /'
 			tap_check migration.vfmigctl_dirty_reports sh -c 'printf "%s\n" "$1" | grep -qx "report 2: range 0x40000000+0x200000: 0 dirty page(s)"' sh "$mig_out"
 			if [ -d /sys/bus/pci/devices/"$vf0"/vfio-dev ] && [ -e /dev/iommu ]; then
 				mig_out=$("$mig_ctl" dirty "$vf0" --via cdev --range 0x100000:64K --count 1 2>&1)
-				tap_check migration.vfmigctl_dirty_cdev_eopnotsupp sh -c '[ "$1" = 6 ] && printf "%s\n" "$2" | grep -q "EOPNOTSUPP"' sh "$?" "$mig_out"
+				tap_check migration.vfmigctl_dirty_cdev_enotty sh -c '[ "$1" = 6 ] && printf "%s\n" "$2" | grep -q "via cdev (ENOTTY)"' sh "$?" "$mig_out"
 			fi
 			rm -rf "$mig_tmp"
 		else
@@ -81,8 +82,10 @@ else
 	pci_unbind "$vf0"
 	pci_unbind "$vf1"
 	rmmod vfmig
-	tap_check migration.modprobe_default modprobe vfmig
+	tap_check migration.modprobe_off modprobe vfmig migration=0
 fi
 tap_check migration.param_off sh -c 'dmesg | grep "vfmig: registered" | tail -n1 | grep -q "migration off"'
+rmmod vfmig
+tap_check migration.modprobe_default modprobe vfmig
 tap_check migration.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
 unset mig_bin mig_if mig_dbg mig_ctl mig_tmp

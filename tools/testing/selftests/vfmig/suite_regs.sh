@@ -28,7 +28,7 @@ for regs_i in 0 1; do
 	tap_check "regs.vf${regs_i}_state_vf_index" regs_state_has "$regs_vf" "vf_index: $regs_i"
 	tap_check "regs.vf${regs_i}_state_pf" regs_state_has "$regs_vf" "pf: $pf"
 	tap_check "regs.vf${regs_i}_state_closed" regs_state_has "$regs_vf" "device: closed"
-	tap_check "regs.vf${regs_i}_state_migration" regs_state_has "$regs_vf" "migration_state: n/a"
+	tap_check "regs.vf${regs_i}_state_migration" regs_state_has "$regs_vf" "migration_state: RUNNING"
 	regs_err=$(cat "$regs_dbg/$regs_vf/regs" 2>&1 >/dev/null)
 	regs_rc=$?
 	diag "regs while closed: rc $regs_rc: $regs_err"

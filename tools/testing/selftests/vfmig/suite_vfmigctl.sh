@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # vfmigctl (tools/vfmigctl) against the real VFs: list/status, check with real sysfs
-# identities, and save/restore/dirty failing cleanly (exit 6) while the driver has no
-# migration. Leaves both VFs unbound.
+# identities, and save/restore/dirty failing cleanly (exit 6) with vfmig loaded with
+# migration=0 (suite_migration.sh drives the tool with migration on). Leaves both VFs unbound
+# and vfmig loaded with the default.
 
 ctl=$(vfmig_tool vfmigctl)
 ctl_golden=$VFMIG_ROOT/tools/vfmig-state/tests/golden
@@ -26,6 +27,8 @@ if [ ! -x "$ctl" ]; then
 	tap_fail vfmigctl.suite "$ctl not built (cargo build --manifest-path tools/Cargo.toml; CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-})"
 else
 	ctl_tmp=$(mktemp -d)
+	rmmod vfmig
+	tap_check vfmigctl.modprobe_migration_off modprobe vfmig migration=0
 	tap_check vfmigctl.vf0_to_vfmig pci_bind "$vf0" vfmig
 	tap_check vfmigctl.vf1_to_vfmig pci_bind "$vf1" vfmig
 
@@ -80,7 +83,7 @@ else
 			check "$ctl_golden/igb-v1.0-full.bin" "$vf1"
 	fi
 
-	# --- save / restore / dirty: no migration in the driver yet -> exit 6 ----------------------
+	# --- save / restore / dirty: no migration (migration=0) -> exit 6 ----------------------------
 	ctl_expect vfmigctl.save_enotty 6 "$vf0: driver offers no migration (ENOTTY)" \
 		save "$vf0" -o "$ctl_tmp/save.bin"
 	tap_check vfmigctl.save_left_no_file test ! -e "$ctl_tmp/save.bin" -a ! -e "$ctl_tmp/save.partial"
@@ -90,7 +93,7 @@ else
 		restore "$vf1" -i "$ctl_golden/other-device.bin"
 	ctl_expect vfmigctl.restore_enotty 6 "$vf1: driver offers no migration (ENOTTY)" \
 		restore "$vf1" -i "$ctl_tmp/vf1.bin"
-	ctl_expect vfmigctl.dirty_enotty 6 "driver offers no DMA dirty tracking (ENOTTY)" \
+	ctl_expect vfmigctl.dirty_enotty 6 "driver offers no DMA dirty tracking when opened via group (ENOTTY)" \
 		dirty "$vf0" --range 0x100000:64K --count 1 --interval-ms 10
 	# The device is still usable after the failed attempts.
 	ctl_expect vfmigctl.status_after 0 "driver: vfmig" status "$vf0"
@@ -102,4 +105,6 @@ else
 	ctl_expect vfmigctl.status_unbound 0 "migration: n/a ($vf0 is not bound to vfmig" status "$vf0"
 	tap_check vfmigctl.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
 	rm -rf "$ctl_tmp"
+	rmmod vfmig
+	tap_check vfmigctl.modprobe_default modprobe vfmig
 fi

@@ -37,7 +37,7 @@
  * - vfio-pci (and vfmig) reset the VF (FLR) when the device is opened and closed: the PF sees
  *   VFLRE each time, so every open must be followed by the reset handshake before traffic.
  * - All BAR0 accesses must be 32-bit; unknown offsets read 0 and writes are dropped.
- * - vfmig loaded with experimental_migration=1 traps all of BAR0 (it keeps shadows of EIMS, IVAR,
+ * - vfmig loaded with migration on (the default) traps all of BAR0 (it keeps shadows of EIMS, IVAR,
  *   the statistics and the mailbox status, and logs the buffers the doorbells hand over): the
  *   region has no VFIO_REGION_INFO_FLAG_MMAP and no sparse mmap capability, every mmap of it
  *   fails with EINVAL, and vf_open maps nothing: every register goes through pread/pwrite on the
@@ -612,6 +612,23 @@ int vf_mbx_write(struct vf_dev *vf, const uint32_t *msg, int words, int timeout_
 	if (ret)
 		pr_err("%s: no PF ack for message 0x%08x", vf->bdf, msg[0]);
 	return ret;
+}
+
+int vf_mbx_post(struct vf_dev *vf, const uint32_t *msg, int words)
+{
+	int ret;
+
+	if (words > VF_MBX_WORDS)
+		return -EINVAL;
+	ret = mbx_lock(vf);
+	if (ret)
+		return ret;
+	/* whatever the PF signalled before is dropped: its next PFACK/PFSTS are this message's */
+	vf->mbx_r2c = 0;
+	for (int i = 0; i < words; i++)
+		vf_wr32(vf, VF_VMBMEM + 4 * i, msg[i]);
+	vf_wr32(vf, VF_V2PMAILBOX, VF_MBX_REQ);	/* also drops VFU */
+	return 0;
 }
 
 int vf_mbx_read(struct vf_dev *vf, uint32_t *msg, int words, int timeout_ms)

@@ -295,6 +295,9 @@ int64_t vf_irq_wait(int efd, int timeout_ms);
 /* Mailbox. vf_mbx_write sends a message and waits for the PF's ACK bit; vf_mbx_read waits for
  * a PF message, reads it and acks it. timeout_ms bounds each wait. */
 int vf_mbx_write(struct vf_dev *vf, const uint32_t *msg, int words, int timeout_ms);
+/* Sends a message (REQ) and returns at once: V2PMAILBOX is not read again, so the PF's ACK and
+ * its answer (PFACK, PFSTS: read-to-clear) stay pending for whoever reads the register next. */
+int vf_mbx_post(struct vf_dev *vf, const uint32_t *msg, int words);
 int vf_mbx_read(struct vf_dev *vf, uint32_t *msg, int words, int timeout_ms);
 
 /* igbvf's e1000_reset_hw_vf: CTRL.RST (queues disabled, PF sees VFLRE), wait until the PF is

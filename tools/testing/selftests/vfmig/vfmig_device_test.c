@@ -91,6 +91,19 @@ static void check_config_space(struct __test_metadata *_metadata, int dev)
 	EXPECT_EQ(env_hex("VFMIG_EXPECT_DEVICE", 0x10ca), device);
 }
 
+/* Whether vfmig was loaded with migration on (the default; VFMIG_EXPECT_MIGRATION=0: off). */
+static bool migration_expected(void)
+{
+	const char *v = getenv("VFMIG_EXPECT_MIGRATION");
+
+	return !v || strcmp(v, "0");
+}
+
+/*
+ * BAR0: with migration off, mapped whole as vfio-pci maps it, and mmap and pread see the same
+ * register; with migration on, trapped whole (no mmap flag, an mmap fails with EINVAL) and
+ * reached through pread.
+ */
 static void check_bar0(struct __test_metadata *_metadata, int dev)
 {
 	struct vfio_region_info ri;
@@ -99,22 +112,33 @@ static void check_bar0(struct __test_metadata *_metadata, int dev)
 
 	ASSERT_EQ(0, region_info(dev, VFIO_PCI_BAR0_REGION_INDEX, &ri));
 	EXPECT_EQ(16384, ri.size);
+	ASSERT_EQ(4, pread(dev, &by_read, 4, ri.offset + VF_STATUS));
+	/* A dead or absent function reads all-ones. */
+	EXPECT_NE(0xffffffffu, by_read);
+	if (migration_expected()) {
+		EXPECT_FALSE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+		bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, ri.offset);
+		EXPECT_EQ(MAP_FAILED, bar);
+		EXPECT_EQ(EINVAL, errno);
+		if (bar != MAP_FAILED)
+			munmap((void *)bar, ri.size);
+		TH_LOG("%s BAR0 trapped, STATUS = 0x%08x", bdf(), by_read);
+		return;
+	}
 	ASSERT_TRUE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
 	bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, ri.offset);
 	ASSERT_NE(MAP_FAILED, bar);
 	by_mmap = bar[VF_STATUS / 4];
-	ASSERT_EQ(4, pread(dev, &by_read, 4, ri.offset + VF_STATUS));
-	/* A dead or absent function reads all-ones; both paths must see the same register. */
-	EXPECT_NE(0xffffffffu, by_mmap);
+	/* Both paths must see the same register. */
 	EXPECT_EQ(by_read, by_mmap);
 	TH_LOG("%s BAR0 STATUS = 0x%08x", bdf(), by_mmap);
 	munmap((void *)bar, ri.size);
 }
 
 /*
- * What vfmig answers for the migration features. Loaded without experimental_migration=1 (as
- * run_vm.sh loads it) the driver must not claim migration: the feature is absent (ENOTTY), as on
- * vfio-pci. suite_migration.sh tests the parameter.
+ * What vfmig answers for the migration features. With migration on (the default) it offers
+ * STOP_COPY, P2P and PRE_COPY and the device state reads RUNNING; loaded with migration=0 the
+ * feature is absent (ENOTTY), as on vfio-pci.
  */
 static void check_migration_feature(struct __test_metadata *_metadata, int dev)
 {
@@ -122,13 +146,20 @@ static void check_migration_feature(struct __test_metadata *_metadata, int dev)
 		struct vfio_device_feature hdr;
 		struct vfio_device_feature_mig_state st;
 	} f = {};
-	uint64_t flags;
-
-	EXPECT_EQ(-ENOTTY, mig_flags(dev, &flags));
+	uint64_t flags = 0;
 
 	f.hdr.argsz = sizeof(f);
 	f.hdr.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
 		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
+	if (migration_expected()) {
+		EXPECT_EQ(0, mig_flags(dev, &flags));
+		EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY,
+			  flags);
+		EXPECT_EQ(0, ioctl(dev, VFIO_DEVICE_FEATURE, &f));
+		EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_get(dev));
+		return;
+	}
+	EXPECT_EQ(-ENOTTY, mig_flags(dev, &flags));
 	EXPECT_EQ(-1, ioctl(dev, VFIO_DEVICE_FEATURE, &f));
 	EXPECT_EQ(ENOTTY, errno);
 }

@@ -3,7 +3,7 @@
  * vfmig under slab allocation failures (the sanitizer run only: CONFIG_FAILSLAB,
  * CONFIG_FAULT_INJECTION_DEBUG_FS; tools/testing/selftests/vfmig/run_sanitize.sh).
  *
- * VF0 and VF1 bound to vfmig loaded with experimental_migration=1, in one type1 container
+ * VF0 and VF1 bound to vfmig (migration=1, the default), in one type1 container
  * (VFMIG_BDF, VFMIG_BDF2). A "cycle" is what a VMM does for a migration through the uAPI v2:
  * VF0 RUNNING -> STOP_COPY (data fd), the stream read, VF1 RUNNING -> RESUMING (data fd), the
  * stream written, VF1 -> STOP, both fds closed, both VFs back to RUNNING; then VF0 RUNNING ->

@@ -293,8 +293,10 @@ static void rings_match_programmed(struct __test_metadata *_metadata, FIXTURE_DA
 	check_ring(_metadata, self->text, "rx0", &self->rxq[0], false);
 }
 
-/* The mailbox memory is plain memory: the snapshot shows the words written; its status word is
- * not read (read-to-clear bits) and shows 0. */
+/* The mailbox memory is plain memory: the snapshot shows the words written. Its status word has
+ * read-to-clear bits: with migration off (VFMIG_EXPECT_MIGRATION=0, BAR0 mapped) the snapshot
+ * does not read it and shows 0; with migration on (the default, BAR0 trapped) it reads it and
+ * keeps the read-to-clear bits it saw for the guest's next read. */
 static void mailbox_matches_written(struct __test_metadata *_metadata, FIXTURE_DATA(dev) *self)
 {
 	uint32_t w[VF_MBX_WORDS], got[VF_MBX_WORDS + 1];
@@ -312,7 +314,14 @@ static void mailbox_matches_written(struct __test_metadata *_metadata, FIXTURE_D
 		EXPECT_EQ(got[i], w[i]) TH_LOG("VMBMEM[%d]", i);
 	}
 	ASSERT_EQ(parse_words(l, "status", got, 1), 1);
-	EXPECT_EQ(got[0], 0);
+	if (getenv("VFMIG_EXPECT_MIGRATION") && !strcmp(getenv("VFMIG_EXPECT_MIGRATION"), "0")) {
+		EXPECT_EQ(got[0], 0);
+	} else {
+		uint32_t r2c = got[0] & 0xb0;	/* PFSTS, PFACK, RSTD */
+
+		EXPECT_EQ(vf_rd32(&self->vf, VF_V2PMAILBOX) & r2c, r2c)
+			TH_LOG("read-to-clear bits 0x%x the snapshot saw are lost to the guest", r2c);
+	}
 }
 
 /* Interrupt registers the snapshot reads (EITR, EIAC, EIAM) read back as written, and the
