@@ -15,7 +15,10 @@
 
 il_bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
 il_mac=02:76:66:6d:06:20
-il_states="RUNNING STOP STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P ERROR"
+# ERROR is not among them: the driver enters it only when the device state is unknown (a VF
+# reset that does not complete), which QEMU's igb never produces; a case that could only skip
+# proves nothing.
+il_states="RUNNING STOP STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P"
 
 # VF0 bound to vfmig with its administrative MAC (after a module load or a VF recreation).
 il_bind() {
