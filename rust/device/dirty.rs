@@ -525,14 +525,15 @@ impl VfDevice {
     }
 
     /// Logs again everything the device may write now (a rescan of its DMA view), into the
-    /// running session `t` (whose `dirty` lock the caller holds): after vfmig itself
-    /// reprogrammed the rings (a restore), before the device can run them.
+    /// running session `t` (whose `dirty` lock the caller holds): at each REPORT, after a
+    /// write that moves a ring, after vfmig itself reprogrammed the rings (a restore).
     pub(super) fn log_rescan(&self, core: &CoreDevice<'_>, t: &mut Tracker) {
         match self.dma_view(core, None) {
             Ok(v) => {
                 t.scan(core, &v.0);
                 t.cache = Some(v);
             }
+            // The registers cannot be read (memory space off, D3): assume the worst.
             Err(_) => {
                 t.log.overflow();
                 t.cache = None;
@@ -567,17 +568,7 @@ impl VfDevice {
         let mut pages = KVVec::new();
         let mut runs = KVec::new();
         t.log.take(first, last, &mut pages, &mut runs)?;
-        match self.dma_view(core, None) {
-            Ok(v) => {
-                t.scan(core, &v.0);
-                t.cache = Some(v);
-            }
-            // The registers cannot be read (memory space off, D3): assume the worst.
-            Err(_) => {
-                t.log.overflow();
-                t.cache = None;
-            }
-        }
+        self.log_rescan(core, t);
         // The pages taken above are out of the log: from here on the report may not fail. If
         // what the rescan logged cannot be gathered (no memory), the whole window is reported
         // (an over-report; the rescan's pages stay logged for the next report too).
@@ -661,16 +652,7 @@ impl VfDevice {
         }
         if posted == Posted::Rescan {
             // What the device really took (it may mask bits differently than assumed).
-            match self.dma_view(core, None) {
-                Ok(v) => {
-                    t.scan(core, &v.0);
-                    t.cache = Some(v);
-                }
-                Err(_) => {
-                    t.log.overflow();
-                    t.cache = None;
-                }
-            }
+            self.log_rescan(core, t);
         } else if doorbell {
             t.cache = Some((after, gen));
         }
