@@ -303,29 +303,7 @@ static inline void adv_print_lines(const char *log, const char *word, const char
  * -ENOENT. */
 static inline int adv_vf_line(const char *pf_if, int vf, char *out, size_t len)
 {
-	char cmd[128], line[1024], key[16];
-	int ret = -ENOENT;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ip link show dev %s 2>/dev/null", pf_if);
-	snprintf(key, sizeof(key), "vf %d ", vf);
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	while (fgets(line, sizeof(line), p)) {
-		char *s = line;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (strncmp(s, key, strlen(key)))
-			continue;
-		s[strcspn(s, "\n")] = 0;
-		snprintf(out, len, "%s", s);
-		ret = 0;
-		break;
-	}
-	pclose(p);
-	return ret;
+	return vfmig_pf_vf_line(pf_if, vf, out, len);
 }
 
 /* The same line with the MAC address (after "link/ether " or "MAC ") replaced by "<mac>": what

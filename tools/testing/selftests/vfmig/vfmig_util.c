@@ -78,9 +78,9 @@ int vfmig_vf_index(const char *bdf)
 	return -1;
 }
 
-int vfmig_pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t mac[6])
+int vfmig_pf_vf_line(const char *pf_if, int vf, char *out, size_t len)
 {
-	char cmd[128], line[512], key[16];
+	char cmd[128], line[1024], key[16];
 	int ret = -ENOENT;
 	FILE *p;
 
@@ -90,23 +90,34 @@ int vfmig_pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t mac[6])
 	if (!p)
 		return -errno;
 	while (fgets(line, sizeof(line), p)) {
-		char *s = line, *m;
+		char *s = line;
 
 		while (*s == ' ' || *s == '\t')
 			s++;
 		if (strncmp(s, key, strlen(key)))
 			continue;
-		m = strstr(s, "link/ether ");
-		if (m)
-			m += strlen("link/ether ");
-		else if ((m = strstr(s, "MAC ")))
-			m += strlen("MAC ");
-		if (m && !vfmig_parse_mac(m, mac))
-			ret = 0;
+		s[strcspn(s, "\n")] = 0;
+		snprintf(out, len, "%s", s);
+		ret = 0;
 		break;
 	}
 	pclose(p);
 	return ret;
+}
+
+int vfmig_pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t mac[6])
+{
+	char line[1024], *m;
+	int ret = vfmig_pf_vf_line(pf_if, vf, line, sizeof(line));
+
+	if (ret)
+		return ret;
+	m = strstr(line, "link/ether ");
+	if (m)
+		m += strlen("link/ether ");
+	else if ((m = strstr(line, "MAC ")))
+		m += strlen("MAC ");
+	return m && !vfmig_parse_mac(m, mac) ? 0 : -ENOENT;
 }
 
 int vfmig_cdev_name(const char *bdf, char *buf, size_t len)

@@ -36,6 +36,9 @@ int vfmig_parse_mac(const char *s, uint8_t mac[6]);
 int vfmig_netdev_mac(const char *ifname, uint8_t mac[6]);
 /* The VF's index under its PF (physfn/virtfnN), or -1 if bdf is not a VF. */
 int vfmig_vf_index(const char *bdf);
+/* The line of `ip link show dev PF` for VF `vf` (ndo_get_vf_config; leading blanks and the
+ * newline removed) into out; 0 or -errno (-ENOENT: no such entry). */
+int vfmig_pf_vf_line(const char *pf_if, int vf, char *out, size_t len);
 /* The MAC the PF driver reports for its VF `vf` (ndo_get_vf_config, via `ip link show PF`);
  * 0 or -errno (-ENOENT: no such entry). */
 int vfmig_pf_view_of_vf_mac(const char *pf_if, int vf, uint8_t mac[6]);
