@@ -700,6 +700,10 @@ TEST_F_TIMEOUT(host, precopy_read_fault, 180)
 		       strerror(-a.to_stop_copy));
 	adv_kmsg("fault: the read returned %zd (%s)\n", r.ret,
 		 r.ret < 0 ? strerror(r.err) : "bytes");
+	/* The arcs must have run across the stalled read (else nothing was raced), and the read
+	 * must have returned once its copy failed. */
+	EXPECT_TRUE(arcs_done) TH_LOG("the arcs did not complete while the read was stalled");
+	EXPECT_TRUE(reader_done) TH_LOG("the read did not return within 10 s of its copy failing");
 	EXPECT_EQ(0, a.to_p2p);
 	EXPECT_EQ(0, a.to_stop_copy);
 	EXPECT_TRUE((r.ret == -1 && r.err == EFAULT) ||

@@ -210,11 +210,18 @@ FIXTURE_TEARDOWN(pfcfg)
 	two_teardown(&self->t);
 }
 
-static bool any_in(const char *line, int n, const char *const *vals)
+/* Whether `line` says "source S, target D" for one of the source values and one of the
+ * target values (exactly: not a digit of a timestamp or an address). */
+static bool both_in(const char *line, const char *const *src, const char *const *dst)
 {
-	for (int i = 0; i < 4 && vals[i]; i++) {
-		if (memmem(line, n, vals[i], strlen(vals[i])))
-			return true;
+	char want[96];
+
+	for (int i = 0; i < 4 && src[i]; i++) {
+		for (int j = 0; j < 4 && dst[j]; j++) {
+			snprintf(want, sizeof(want), "source %s, target %s", src[i], dst[j]);
+			if (strstr(line, want))
+				return true;
+		}
 	}
 	return false;
 }
@@ -235,8 +242,7 @@ static bool differs_logged(const char *log, const FIXTURE_VARIANT(pfcfg) *v, boo
 		if (strstr(line, "vfmig")) {
 			ksft_print_msg("pfcfg: log: %s\n", line);
 			if (strstr(line, "differs") && strcasestr(line, v->name) &&
-			    (!both_values || (any_in(line, n, v->src_vals) &&
-					      any_in(line, n, v->dst_vals))))
+			    (!both_values || both_in(line, v->src_vals, v->dst_vals)))
 				found = true;
 		}
 		p = nl ? nl + 1 : NULL;
