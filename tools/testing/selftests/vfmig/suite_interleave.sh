@@ -69,7 +69,16 @@ else
 		il_race "race_rmmod.$s" --rmmod --state "$s"
 		tap_check "race_rmmod.$s.module_loaded" test -d /sys/module/vfmig
 	done
-	for how in sriov pf; do
+	# Unbinding igb from a PF with VFs warns on a lockdep kernel whatever binds the VFs (7.3:
+	# igb_remove -> sriov_disable -> pci_stop_and_remove_bus_device without the rescan lock;
+	# seen with no VF driver at all), so the sanitizer run (VFMIG_SANITIZE=1) leaves the PF
+	# unbind cases to make check.
+	il_removals="sriov pf"
+	if [ "${VFMIG_SANITIZE:-0}" = 1 ]; then
+		il_removals=sriov
+		diag "race_remove_pf: not in the sanitizer run (igb's PF unbind warns on lockdep kernels)"
+	fi
+	for how in $il_removals; do
 		for s in $il_states; do
 			il_race "race_remove_$how.$s" --remove "$how" --state "$s"
 			tap_check "race_remove_$how.$s.recreated" il_recreate
