@@ -16,9 +16,9 @@
  *   random_task_filter: failslab with task-filter (only this task, /proc/self/make-it-fail
  *     set around the cycle), probability 5..50 %, for a bounded number of cycles.
  *
- * After every cycle, with injection off: every data fd closes (close() == 0); each VF is
- * RUNNING, or is brought back there by SET_STATE RUNNING or VFIO_DEVICE_RESET (which must
- * succeed); the next clean cycle succeeds (the driver is not left broken by the error path). At
+ * After every cycle, with injection off: every data fd closes (close() == 0); no VF is in
+ * ERROR (a failed allocation leaves the last good state); each VF is RUNNING, or is brought
+ * back there by SET_STATE RUNNING or VFIO_DEVICE_RESET (which must succeed); the next clean cycle succeeds (the driver is not left broken by the error path). At
  * the end no fd is leaked and failures were really injected. A crash, a KASAN report or a leak
  * (kmemleak scan afterwards) fails the run. Bounded: VFMIG_FAILSLAB_SECONDS (default 240) for
  * the sweep, VFMIG_FAILSLAB_CYCLES (default 60) random cycles.
@@ -86,7 +86,7 @@ FIXTURE(failslab) {
 	int nth_fd;		/* /proc/self/task/TID/fail-nth */
 	int mif_fd;		/* /proc/self/make-it-fail */
 	/* what the cycles saw */
-	int injected, failed_ops, resets, errnos[256];
+	int injected, failed_ops, resets, error_states, errnos[256];
 };
 
 FIXTURE_SETUP(failslab)
@@ -228,6 +228,12 @@ static int recover(FIXTURE_DATA(failslab) *self, struct vf_dev *vf, uint8_t idx)
 
 	if (st == VFIO_DEVICE_STATE_RUNNING)
 		return 0;
+	/*
+	 * A failed allocation never leaves the device state unknown (vfmig keeps the last good
+	 * state; ERROR is for a device that does not answer), so ERROR here is a failure.
+	 */
+	if (st == VFIO_DEVICE_STATE_ERROR)
+		self->error_states++;
 	if (st >= 0 && st != VFIO_DEVICE_STATE_ERROR &&
 	    !mig_set(vf->device_fd, VFIO_DEVICE_STATE_RUNNING, NULL))
 		return 0;
@@ -271,8 +277,9 @@ static void summary(FIXTURE_DATA(failslab) *self, const char *what)
 			off += snprintf(buf + off, sizeof(buf) - off, " %s:%d",
 					e ? strerrorname_np(e) ?: "?" : "other", self->errnos[e]);
 	buf[off] = 0;
-	ksft_print_msg("failslab %s: %d injected, %d cycles failed (%s ), %d resets\n", what,
-		       self->injected, self->failed_ops, off ? buf : " none", self->resets);
+	ksft_print_msg("failslab %s: %d injected, %d cycles failed (%s ), %d resets, %d times "
+		       "in ERROR\n", what, self->injected, self->failed_ops, off ? buf : " none",
+		       self->resets, self->error_states);
 }
 
 TEST_F_TIMEOUT(failslab, sweep, 600)
@@ -311,6 +318,7 @@ TEST_F_TIMEOUT(failslab, sweep, 600)
 	summary(self, "sweep");
 	ksft_print_msg("failslab sweep: a cycle makes %ld slab allocations\n", n - 1);
 	EXPECT_GT(self->injected, 0);
+	EXPECT_EQ(0, self->error_states) TH_LOG("a failed allocation left a VF in ERROR");
 	EXPECT_EQ(fds, count_fds()) TH_LOG("file descriptors leaked");
 }
 
@@ -336,6 +344,7 @@ TEST_F_TIMEOUT(failslab, random_task_filter, 600)
 	self->injected = (int)(1000000 - times);
 	summary(self, "random");
 	EXPECT_GT(self->injected, 0);
+	EXPECT_EQ(0, self->error_states) TH_LOG("a failed allocation left a VF in ERROR");
 	EXPECT_EQ(fds, count_fds()) TH_LOG("file descriptors leaked");
 }
 
