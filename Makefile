@@ -57,11 +57,18 @@ fuzz:
 SOAK_STEPS ?= 800000
 SOAK_RACE_SECONDS ?= 900
 SOAK_SEED ?=
+# The results are checked against the manifest's interleave/race names (build/soak/manifest.log).
 soak: modules
 	$(MAKE) -s -C tools/testing/selftests/vfmig KDIR=$(KDIR) OUTPUT=$(CURDIR)/build/selftests
-	scripts/vm --igb 2 --name soak --timeout $$(( $(SOAK_STEPS) / 100 + $(SOAK_RACE_SECONDS) + 1800 )) \
+	rm -rf build/soak && mkdir -p build/soak
+	scripts/vm --igb 2 --name soak --out $(CURDIR)/build/soak \
+		--timeout $$(( $(SOAK_STEPS) / 100 + $(SOAK_RACE_SECONDS) + 1800 )) \
 		--append "VFMIG_INTERLEAVE_STEPS=$(SOAK_STEPS) VFMIG_RACE_SECONDS=$(SOAK_RACE_SECONDS) $(if $(SOAK_SEED),VFMIG_SEED=$(SOAK_SEED))" \
 		-- tools/testing/selftests/vfmig/interleave_vm.sh
+	{ printf 'module.install\nmodule.modprobe\nmodule.rmmod\n'; \
+	  grep -E '^(interleave|race)[._]' tools/testing/selftests/vfmig/expected-results; } \
+		>build/soak/expected-results
+	scripts/check-results build/soak/results build/soak/expected-results | tee build/soak/manifest.log
 
 clean:
 	$(KMAKE) clean
