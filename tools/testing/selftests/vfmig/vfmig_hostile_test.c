@@ -23,6 +23,9 @@
  *    error.
  *  - write_after_resuming: write() on the data fd of a RESUMING that ended (STOP, or a reset)
  *    fails with ENODEV.
+ *  - data_fd_poll: poll() on save and resume fds in PRE_COPY (before and at ENOMSG), STOP_COPY,
+ *    RESUMING and once stale answers at once (the default mask: no poll method); epoll refuses
+ *    them (EPERM).
  *  - close_device_resuming_fd, close_device_precopy_fd: the device fd closed while a RESUMING or
  *    PRE_COPY data fd is open; the data fd then fails (ENODEV), nothing crashes.
  *  - precopy_read_fault: a read() of the PRE_COPY data fd stalls in a page fault of its user
@@ -43,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -528,6 +532,68 @@ TEST_F_TIMEOUT(host, write_after_resuming, 120)
 	EXPECT_EQ(-1, write(fd, self->stream + len / 2, len - len / 2));
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
+}
+
+/*
+ * poll() and epoll on a data fd. The uAPI defines no readiness for them and vfmig's data fds have
+ * no poll method (as hisi_acc's and pds's): poll() must answer at once with the kernel's
+ * default mask (always readable and writable; read()/write() then tell), whatever the state
+ * and also once the fd is stale; epoll refuses such a file (EPERM). Nothing may block.
+ */
+static short poll_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+
+	/* a poll that waited would wait forever: -1; alarm() of the harness would end it */
+	return poll(&p, 1, -1) == 1 ? p.revents : -1;
+}
+
+TEST_F_TIMEOUT(host, data_fd_poll, 60)
+{
+	const short ready = POLLIN | POLLOUT;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd, rfd, ep;
+	ssize_t len;
+
+	ep = epoll_create1(0);
+	ASSERT_GE(ep, 0);
+	/* PRE_COPY, the initial data unread, then read to its temporary end (ENOMSG) */
+	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(ready, poll_now(fd) & ready);
+	while (read(fd, self->stream, 4096) > 0)
+		;
+	EXPECT_EQ(ENOMSG, errno);
+	EXPECT_EQ(ready, poll_now(fd) & ready);
+	errno = 0;
+	EXPECT_EQ(-1, epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+	EXPECT_EQ(EPERM, errno);
+	/* STOP_COPY on the same fd, read to its end; then stale */
+	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_PRE_COPY_P2P, NULL));
+	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	EXPECT_EQ(ready, poll_now(fd) & ready);
+	len = mig_read_stream(fd, self->stream, STREAM_MAX, 4096);
+	EXPECT_GT(len, ADV_HDR_LEN);
+	EXPECT_EQ(ready, poll_now(fd) & ready);
+	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP, NULL));
+	EXPECT_EQ(ready, poll_now(fd) & ready);
+	errno = 0;
+	EXPECT_EQ(-1, read(fd, self->stream, 16));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	/* RESUMING: the resume fd, then stale after a reset */
+	save_vf0(_metadata, self);
+	fresh_target(_metadata, self);
+	ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RESUMING, &rfd));
+	ASSERT_GE(rfd, 0);
+	EXPECT_EQ(ready, poll_now(rfd) & ready);
+	errno = 0;
+	EXPECT_EQ(-1, epoll_ctl(ep, EPOLL_CTL_ADD, rfd, &ev));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(0, ioctl(self->vf1.device_fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(ready, poll_now(rfd) & ready);
+	close(rfd);
+	close(ep);
 }
 
 TEST_F_TIMEOUT(host, close_device_resuming_fd, 120)

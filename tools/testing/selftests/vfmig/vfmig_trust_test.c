@@ -26,7 +26,9 @@
  *    the guest's E1000_VF_SET_VLAN; igb NACKs E1000_VF_SET_PROMISC with the unicast mode (it only
  *    knows multicast promiscuous). The saved stream's IGB_MBX section (0x8002) must not hold
  *    either. An ACKed multicast request, recorded, is the control that the section is read
- *    right; ack_recorded checks that ACKed VLAN and multicast requests are kept.
+ *    right; ack_recorded checks that ACKed VLAN and multicast requests are kept. The *_unread
+ *    variants leave the PF's reply unread by the guest when the device is saved, so that the
+ *    snapshot (not a trapped read of the reply) decides the request.
  *
  * Environment: VFMIG_BDF (VF0), VFMIG_BDF2 (VF1, same PF), VFMIG_PF_IF (the PF netdev, up),
  * VFMIG_PF_MISMATCH_WARN ("1" when the module was loaded with pf_mismatch_warn=1).
@@ -485,6 +487,57 @@ TEST_F_TIMEOUT(mbx, ack_recorded, 120)
 	ASSERT_TRUE(acked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not ACK: reply 0x%08x", reply);
 	saved_requests(_metadata, t, &m);
 	EXPECT_TRUE(has_vlan(&m, 30));
+	EXPECT_EQ(1, m.vlan_count);
+}
+
+/*
+ * The guest sends a request and waits for the PF's message but has not read its words yet
+ * when the device is saved: the snapshot reads the reply and decides the request (recorded
+ * on ACK, dropped on NACK). Returns the reply, read through the trap after the save.
+ */
+static uint32_t request_unread_then_save(struct __test_metadata *_metadata, struct two *t,
+					 const uint32_t *msg, int words, struct adv_mbx *m)
+{
+	uint32_t none[1];
+
+	ASSERT_EQ(0, vf_mbx_write(&t->vf0, msg, words, VFMIG_MBX_TIMEOUT_MS));
+	/* waits for PFSTS and releases the mailbox, reading no word of the reply */
+	ASSERT_EQ(0, vf_mbx_read(&t->vf0, none, 0, VFMIG_MBX_TIMEOUT_MS));
+	saved_requests(_metadata, t, m);
+	return vf_rd32(&t->vf0, VF_VMBMEM);
+}
+
+/* The snapshot path of the NACK: a reply left unread does not record the VLAN either. */
+TEST_F_TIMEOUT(mbx, vlan_nack_unread_not_recorded, 120)
+{
+	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), 20 };
+	struct two *t = &self->t;
+	struct adv_mbx m;
+	uint32_t reply;
+
+	ASSERT_EQ(0, adv_sh("ip link set dev %s vf %d vlan 10", t->pf_if, t->idx0));
+	multicast_acked(_metadata, &t->vf0);
+	reply = request_unread_then_save(_metadata, t, msg, 2, &m);
+	ksft_print_msg("mbx: SET_VLAN add 20 with port VLAN 10, reply unread at the save: 0x%08x\n",
+		       reply);
+	ASSERT_TRUE(nacked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not NACK: reply 0x%08x", reply);
+	EXPECT_FALSE(has_vlan(&m, 20)) TH_LOG("the NACKed VLAN 20 is recorded for the target");
+	EXPECT_EQ(0, m.vlan_count);
+}
+
+/* The snapshot path of the ACK: a reply left unread still records the request. */
+TEST_F_TIMEOUT(mbx, ack_unread_recorded, 120)
+{
+	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), 30 };
+	struct two *t = &self->t;
+	struct adv_mbx m;
+	uint32_t reply;
+
+	multicast_acked(_metadata, &t->vf0);
+	reply = request_unread_then_save(_metadata, t, msg, 2, &m);
+	ksft_print_msg("mbx: SET_VLAN add 30, reply unread at the save: 0x%08x\n", reply);
+	ASSERT_TRUE(acked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not ACK: reply 0x%08x", reply);
+	EXPECT_TRUE(has_vlan(&m, 30)) TH_LOG("the ACKed VLAN 30, its reply unread, is not recorded");
 	EXPECT_EQ(1, m.vlan_count);
 }
 
