@@ -162,20 +162,35 @@ static bool p2p_state(uint32_t s)
 
 /* --- randomness (splitmix64) --------------------------------------------------------------- */
 
-static uint64_t rng_s;
+/*
+ * Two streams from one seed: rng_s decides the steps and their arguments and is drawn the same
+ * number of times whatever the device did; rng_d draws as often as the outcome requires (a free
+ * buffer slot for each buffer that fits in the ring), so timing cannot shift the walk itself.
+ */
+static uint64_t rng_s, rng_d;
 
-static uint64_t rnd(void)
+static uint64_t splitmix(uint64_t *x)
 {
-	uint64_t z = (rng_s += 0x9e3779b97f4a7c15ull);
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
 
+static uint64_t rnd(void)
+{
+	return splitmix(&rng_s);
+}
+
 static uint32_t below(uint32_t n)
 {
 	return n ? rnd() % n : 0;
+}
+
+static uint32_t below_data(uint32_t n)
+{
+	return n ? splitmix(&rng_d) % n : 0;
 }
 
 static bool one_in(uint32_t n)
@@ -497,7 +512,7 @@ static uint32_t post_random(uint32_t n)
 		uint64_t iova;
 
 		do
-			slot = below(NSLOTS);
+			slot = below_data(NSLOTS);
 		while (slot_busy[slot]);
 		slot_busy[slot] = 1;
 		iova = AREA_IOVA + (uint64_t)slot * BUF_SIZE;
@@ -1847,6 +1862,7 @@ int main(int argc, char **argv)
 			usage(argv[0]);
 	}
 	rng_s = seed;
+	rng_d = seed ^ 0x5eedda7a5eedda7aull;
 	printf("TAP version 13\n");
 	printf("# interleave: seed 0x%016llx (VFMIG_SEED / --seed to repeat), %lu steps\n",
 	       (unsigned long long)seed, nsteps);
