@@ -127,16 +127,34 @@ impl core::ops::DerefMut for DevGuard<'_> {
     }
 }
 
+impl DevGuard<'_> {
+    /// Runs a reset that [`VfDevice::reset_done`] left to this holder, now rather than at
+    /// unlock. A trapped access calls it once it holds the core's `memory_lock`: a reset it
+    /// waited for is then behind it, and the access must find the reset shadows, not have them
+    /// reset over it when the lock is dropped. Returns whether there was one.
+    fn settle_reset(&mut self) -> bool {
+        let mut pending = self.dev.reset_pending.lock();
+        if !*pending {
+            return false;
+        }
+        *pending = false;
+        drop(pending);
+        self.guard.mig.reset();
+        self.dev.provider.shadow_reset(&mut self.guard.shadow);
+        self.dev.regs_changed();
+        true
+    }
+}
+
 impl Drop for DevGuard<'_> {
     fn drop(&mut self) {
         loop {
-            let mut pending = self.dev.reset_pending.lock();
+            if self.settle_reset() {
+                continue;
+            }
+            let pending = self.dev.reset_pending.lock();
             if *pending {
-                *pending = false;
-                drop(pending);
-                self.guard.mig.reset();
-                self.dev.provider.shadow_reset(&mut self.guard.shadow);
-                self.dev.regs_changed();
+                // `reset_done` came in between: run it before unlocking.
                 continue;
             }
             // Unlock while `reset_pending` is held, so that a `reset_done` whose trylock failed

@@ -62,9 +62,11 @@ impl VfDevice {
         gen: Option<u64>,
     ) -> Result<bool> {
         let mut guard = self.lock();
+        let _mem = core.mem_access()?;
+        // A reset that ran while this waited for `memory_lock` came first: apply it first.
+        guard.settle_reset();
         let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-        let _mem = core.mem_access()?;
         let shift = (off & 3) * 8;
         let mask = match size {
             1 => 0xff_u32 << shift,
@@ -92,9 +94,10 @@ impl VfDevice {
     pub(crate) fn trap_read(&self, core: &CoreDevice<'_>, off: u32, size: u32) -> Result<u32> {
         self.check_trapped(off, size)?;
         let mut guard = self.lock();
+        let _mem = core.mem_access()?;
+        guard.settle_reset();
         let st = &mut *guard;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-        let _mem = core.mem_access()?;
         // Reads of a queue control show the device (disabled while vfmig holds the queues); a
         // write goes to the held word (`bar_write`), so a guest's read-modify-write keeps the
         // guest's intent for RUNNING.
