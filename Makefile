@@ -68,7 +68,8 @@ soak: modules
 	{ printf 'module.install\nmodule.modprobe\nmodule.rmmod\n'; \
 	  grep -E '^(interleave|race)[._]' tools/testing/selftests/vfmig/expected-results; } \
 		>build/soak/expected-results
-	scripts/check-results build/soak/results build/soak/expected-results | tee build/soak/manifest.log
+	scripts/check-results build/soak/results build/soak/expected-results >build/soak/manifest.log; \
+		rc=$$?; cat build/soak/manifest.log; exit $$rc
 
 clean:
 	$(KMAKE) clean

@@ -23,8 +23,8 @@
  *    error.
  *  - write_after_resuming: write() on the data fd of a RESUMING that ended (STOP, or a reset)
  *    fails with ENODEV.
- *  - data_fd_poll: poll() on save and resume fds in PRE_COPY (before and at ENOMSG), STOP_COPY,
- *    RESUMING and once stale answers at once (the default mask: no poll method); epoll refuses
+ *  - data_fd_poll: poll() on save and resume fds in PRE_COPY (before and at ENOMSG),
+ *    PRE_COPY_P2P, STOP_COPY, RESUMING and once stale answers at once (the default mask: no poll method); epoll refuses
  *    them (EPERM).
  *  - close_device_resuming_fd, close_device_precopy_fd: the device fd closed while a RESUMING or
  *    PRE_COPY data fd is open; the data fd then fails (ENODEV), nothing crashes.
@@ -568,8 +568,9 @@ TEST_F_TIMEOUT(host, data_fd_poll, 60)
 	errno = 0;
 	EXPECT_EQ(-1, epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
 	EXPECT_EQ(EPERM, errno);
-	/* STOP_COPY on the same fd, read to its end; then stale */
+	/* PRE_COPY_P2P, then STOP_COPY on the same fd, read to its end; then stale */
 	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_PRE_COPY_P2P, NULL));
+	EXPECT_EQ(ready, poll_now(fd) & ready);
 	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
 	EXPECT_EQ(ready, poll_now(fd) & ready);
 	len = mig_read_stream(fd, self->stream, STREAM_MAX, 4096);

@@ -163,9 +163,11 @@ static bool p2p_state(uint32_t s)
 /* --- randomness (splitmix64) --------------------------------------------------------------- */
 
 /*
- * Two streams from one seed: rng_s decides the steps and their arguments and is drawn the same
- * number of times whatever the device did; rng_d draws as often as the outcome requires (a free
- * buffer slot for each buffer that fits in the ring), so timing cannot shift the walk itself.
+ * Two streams from one seed: rng_s decides the steps and their arguments; rng_d draws as often
+ * as the outcome requires (a free buffer slot for each buffer that fits in the ring), so that
+ * which frames arrived within a wait does not shift rng_s by itself. Some branches of a step
+ * still depend on what the device did, so a seed repeats a walk only up to the first step
+ * whose outcome timing decided.
  */
 static uint64_t rng_s, rng_d;
 
@@ -1870,7 +1872,7 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP VFMIG_BDF, VFMIG_PF_IF and VFMIG_VF_MAC must be set\n");
 		return 4;
 	}
-	printf("1..%d\n", C_N + 1);
+	printf("1..%d\n", C_N + 2);
 	if (vfmig_parse_mac(vfmig_env("VFMIG_VF_MAC"), admin_mac)) {
 		printf("Bail out! bad VFMIG_VF_MAC\n");
 		return 1;
@@ -1981,13 +1983,35 @@ int main(int argc, char **argv)
 		       "P2P %llu, since a restore %llu, Tx write-backs %llu\n",
 		       (unsigned long long)st.seen_unq, (unsigned long long)st.seen_p2p_post,
 		       (unsigned long long)st.seen_restored, (unsigned long long)st.seen_tx);
-		if (gaps && done_steps >= 5000) {
+		if (done_steps < 5000)
+			printf("ok %d coverage # SKIP not judged below 5000 steps; gaps:%s\n", ++ntap,
+			       gaps ? why : " none");
+		else if (gaps) {
 			printf("not ok %d coverage # %d gaps:%s (seed 0x%016llx)\n", ++ntap, gaps, why,
 			       (unsigned long long)seed);
 			total_fail++;
 		} else {
-			printf("ok %d coverage%s%s\n", ++ntap, gaps ? " # not judged below 5000 "
-			       "steps; gaps:" : "", gaps ? why : "");
+			printf("ok %d coverage\n", ++ntap);
+		}
+	}
+	/*
+	 * Over-reporting is allowed, but not without bound: pages reported that the oracle cannot
+	 * explain (not written, not a ring, not owned by the device) come from restores (the
+	 * rolled-back guest memory) and from REPORTs that could not read a descriptor (the whole
+	 * window); they stay well below half (about 12 % in runs of 10000 steps). A tracker that
+	 * reports everything, always, is above 90 %.
+	 */
+	{
+		double fp = st.reported ? (double)st.fp_other / st.reported : 0.0;
+
+		if (fp >= 0.5) {
+			printf("not ok %d false_positives_bounded # %.1f %% of the pages reported are "
+			       "unexplained (seed 0x%016llx)\n", ++ntap, 100.0 * fp,
+			       (unsigned long long)seed);
+			total_fail++;
+		} else {
+			printf("ok %d false_positives_bounded # %.1f %% unexplained\n", ++ntap,
+			       100.0 * fp);
 		}
 	}
 	if (logging)

@@ -373,16 +373,18 @@ static atomic_ullong progress[T_N];
 static atomic_ullong close_errors;
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cur_fd = -1;
+static bool cur_resume;		/* cur_fd is a resume fd (else a save fd) */
 static uint8_t xfer[XFER_MAX];
 static atomic_long xfer_len;
 static void *bad_page;
 
-static int fd_take_dup(void)
+static int fd_take_dup(bool *resume)
 {
 	int fd;
 
 	pthread_mutex_lock(&fd_lock);
 	fd = cur_fd >= 0 ? dup(cur_fd) : -1;
+	*resume = cur_resume;
 	pthread_mutex_unlock(&fd_lock);
 	return fd;
 }
@@ -393,70 +395,100 @@ static void fd_close_checked(int fd)
 		atomic_fetch_add(&close_errors, 1);
 }
 
-static void fd_publish(int fd)
+static void fd_publish(int fd, bool resume)
 {
 	int old;
 
 	pthread_mutex_lock(&fd_lock);
 	old = cur_fd;
 	cur_fd = fd;
+	cur_resume = resume;
 	pthread_mutex_unlock(&fd_lock);
 	fd_close_checked(old);
 }
 
 /*
  * Every call's result, judged: each request may fail only with the errnos the uAPI and
- * Documentation/vfmig/design.rst give it for what the threads do (a refused or partial
- * transfer, a stale fd, a user copy into an unmapped page, ...). Anything else (EIO, ENOMEM,
- * EFAULT from an ioctl, a BAR access that fails) is counted with the first one kept, and
- * fails errnos_documented. ERROR is never reached here: no fault is injected, so the device
- * state is always known; seeing it fails never_error_state.
+ * Documentation/vfmig/design.rst give it for what the threads do, told apart by what can be
+ * known here. SET_STATE: an invalid target gets exactly EINVAL; a valid one may fail only from
+ * RESUMING (the refused restore of a partial or foreign transfer, the mailbox handshake), and
+ * after a success the state is the target (or RUNNING: a reset came in between; only this
+ * thread sets states, the reset thread only goes back to RUNNING). Data fds are judged by their
+ * kind (save or resume; a write to a save fd or a read of a resume fd never succeeds). Anything
+ * else (EIO, ENOMEM, ETIMEDOUT, EFAULT from an ioctl, a BAR access that fails) is counted with
+ * the first one kept and fails errnos_documented. Each request kind must also have succeeded
+ * at least once (every_request_kind_ran) and every state been reached. ERROR is never reached
+ * here: no fault is injected, so the device state is always known; seeing it fails
+ * never_error_state (and scripts/vm fails any run whose kernel log shows a device entering it).
  */
-enum op { O_SET, O_GET, O_READ, O_READ_BAD, O_WRITE, O_WRITE_BAD, O_PRECOPY, O_RESET,
-	  O_LOG_START, O_LOG_STOP, O_LOG_REPORT, O_BAR, O_N };
-static const char *oname[O_N] = { "SET_STATE", "GET_STATE", "read", "read(unmapped)", "write",
-				  "write(unmapped)", "PRECOPY_INFO", "DEVICE_RESET", "LOG_START",
-				  "LOG_STOP", "LOG_REPORT", "BAR access" };
-static const int allowed[O_N][10] = {
-	/* refused/truncated/foreign stream, quiesce timeout, mailbox handshake, bad target */
-	[O_SET] = { EINVAL, EBADMSG, EPROTO, ENODEV, EOPNOTSUPP, ETIMEDOUT, EBUSY, EAGAIN },
+enum op { O_SET, O_SET_RESTORE, O_SET_INVALID, O_GET, O_SREAD, O_SREAD_BAD, O_SWRITE,
+	  O_SPRECOPY, O_RREAD, O_RWRITE, O_RWRITE_BAD, O_RPRECOPY, O_RESET, O_LOG_START,
+	  O_LOG_STOP, O_LOG_REPORT, O_BAR, O_N };
+static const char *oname[O_N] = {
+	"SET_STATE", "SET_STATE from RESUMING", "SET_STATE invalid", "GET_STATE", "save read",
+	"save read(unmapped)", "save write", "save PRECOPY_INFO", "resume read", "resume write",
+	"resume write(unmapped)", "resume PRECOPY_INFO", "DEVICE_RESET", "LOG_START", "LOG_STOP",
+	"LOG_REPORT", "BAR access" };
+#define MUST_FAIL	-1	/* first entry: success is wrong too */
+#define MAY_FAIL_ONLY	-2	/* first entry: no success needed */
+static const int allowed[O_N][12] = {
+	[O_SET] = { 0 },
+	/* a refused, truncated or foreign transfer; the mailbox handshake (design.rst) */
+	[O_SET_RESTORE] = { MAY_FAIL_ONLY, EINVAL, EBADMSG, EPROTO, ENODEV, EOPNOTSUPP, EPERM,
+			    EBUSY, EAGAIN, ETIMEDOUT },
+	[O_SET_INVALID] = { MUST_FAIL, EINVAL },
 	[O_GET] = { 0 },
-	/* a stale fd, the other direction, the temporary end of a pre-copy stream */
-	[O_READ] = { ENODEV, EBADF, ENOMSG },
-	[O_READ_BAD] = { ENODEV, EBADF, ENOMSG, EFAULT },
-	/* ... and a stream error found on arrival (design.rst, "A failed arc") */
-	[O_WRITE] = { ENODEV, EBADF, EBADMSG, EPROTO, EINVAL, EOPNOTSUPP },
-	[O_WRITE_BAD] = { ENODEV, EBADF, EFAULT, EBADMSG, EPROTO, EINVAL, EOPNOTSUPP },
-	/* not a pre-copy fd, or a stale one */
-	[O_PRECOPY] = { EINVAL, ENODEV, ENOTTY },
+	/* a stale fd, the temporary end of a pre-copy stream */
+	[O_SREAD] = { ENODEV, ENOMSG },
+	[O_SREAD_BAD] = { MAY_FAIL_ONLY, ENODEV, ENOMSG, EFAULT },
+	[O_SWRITE] = { MUST_FAIL, EBADF },
+	/* not in a PRE_COPY state, or a stale fd */
+	[O_SPRECOPY] = { EINVAL, ENODEV },
+	[O_RREAD] = { MUST_FAIL, EBADF },
+	/* a stale fd; a stream error found on arrival */
+	[O_RWRITE] = { ENODEV, EBADMSG, EPROTO, EINVAL, EOPNOTSUPP },
+	[O_RWRITE_BAD] = { MAY_FAIL_ONLY, ENODEV, EFAULT, EBADMSG, EPROTO, EINVAL, EOPNOTSUPP },
+	[O_RPRECOPY] = { MAY_FAIL_ONLY, EINVAL, ENODEV },
 	[O_RESET] = { 0 },
 	[O_LOG_START] = { EBUSY },		/* already started */
 	[O_LOG_STOP] = { 0 },
 	[O_LOG_REPORT] = { EINVAL },		/* not started */
 	[O_BAR] = { 0 },
 };
-static atomic_ullong calls[O_N], errs[O_N], bad_results, error_states;
+static atomic_ullong calls[O_N], errs[O_N], bad_results, error_states, reached[8];
 static atomic_uint errcnt[O_N][160];
 static pthread_mutex_t first_lock = PTHREAD_MUTEX_INITIALIZER;
 static char first_bad[256];
+
+static void bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(&bad_results, 1) == 0) {
+		pthread_mutex_lock(&first_lock);
+		va_start(ap, fmt);
+		vsnprintf(first_bad, sizeof(first_bad), fmt, ap);
+		va_end(ap);
+		pthread_mutex_unlock(&first_lock);
+	}
+}
 
 /* Judges one result: ret < 0 with errno err, or success. */
 static void judge(enum op o, long ret, int err)
 {
 	atomic_fetch_add(&calls[o], 1);
-	if (ret >= 0)
+	if (ret >= 0) {
+		if (allowed[o][0] == MUST_FAIL)
+			bad("%s succeeded (%ld)", oname[o], ret);
 		return;
+	}
 	atomic_fetch_add(&errs[o], 1);
 	if (err > 0 && err < 160)
 		atomic_fetch_add(&errcnt[o][err], 1);
-	for (int i = 0; i < 10 && allowed[o][i]; i++)
+	for (int i = 0; i < 12 && allowed[o][i]; i++)
 		if (allowed[o][i] == err)
 			return;
-	if (atomic_fetch_add(&bad_results, 1) == 0) {
-		pthread_mutex_lock(&first_lock);
-		snprintf(first_bad, sizeof(first_bad), "%s: %s", oname[o], strerror(err));
-		pthread_mutex_unlock(&first_lock);
-	}
+	bad("%s: %s", oname[o], strerror(err));
 }
 
 /* Judges a call that returns -1 and sets errno, or >= 0 (errno read after the call). */
@@ -471,6 +503,16 @@ static void judge(enum op o, long ret, int err)
 static void judge_neg(enum op o, long ret)
 {
 	judge(o, ret, ret < 0 ? (int)-ret : 0);
+}
+
+/* A sample of the state by any thread: ERROR is never right here. */
+static void sample_state(void)
+{
+	int now = mig_get(dev);
+
+	judge_neg(O_GET, now);
+	if (now == ST_ERROR)
+		atomic_fetch_add(&error_states, 1);
 }
 
 static void nap_us(uint64_t *s, uint32_t max)
@@ -493,9 +535,27 @@ static void *thread_main(void *arg)
 			uint32_t target;
 			int fd = -1, ret;
 
+			int pre = mig_get(dev), now;
+			bool invalid;
+
 			target = below(&s, 10) ? 1 + below(&s, 7) : below(&s, 2) ? 0 : 8;
+			invalid = target == ST_ERROR || target > 7;
 			ret = mig_set(dev, target, &fd);
-			judge_neg(O_SET, ret);
+			/* from `pre`, or from RUNNING if a reset came in between */
+			judge_neg(invalid ? O_SET_INVALID : pre == ST_RESUMING ? O_SET_RESTORE : O_SET,
+				  ret);
+			now = mig_get(dev);
+			judge_neg(O_GET, now);
+			if (!ret && !invalid) {
+				atomic_fetch_add(&reached[target], 1);
+				if (now != (int)target && now != ST_RUNNING)
+					bad("SET_STATE %s succeeded, then the state is %s", sname(target),
+					    sname(now));
+			}
+			if (now == ST_ERROR) {
+				atomic_fetch_add(&error_states, 1);
+				JUDGE(O_RESET, ioctl(dev, VFIO_DEVICE_RESET));
+			}
 			if (!ret && fd >= 0) {
 				/* a whole transfer, now and then, for the writers */
 				if (target == ST_STOP_COPY && !below(&s, 3)) {
@@ -504,38 +564,37 @@ static void *thread_main(void *arg)
 					if (n > 0)
 						atomic_store(&xfer_len, n);
 				}
-				fd_publish(fd);
-			}
-			ret = mig_get(dev);
-			judge_neg(O_GET, ret);
-			if (ret == ST_ERROR) {
-				atomic_fetch_add(&error_states, 1);
-				JUDGE(O_RESET, ioctl(dev, VFIO_DEVICE_RESET));
+				fd_publish(fd, target == ST_RESUMING);
 			}
 			nap_us(&s, 2000);
 			break;
 		}
 		case T_IO: {
-			int fd = fd_take_dup(), k = below(&s, 8);
 			struct vfio_precopy_info pi = { .argsz = sizeof(pi) };
 			long xl = atomic_load(&xfer_len);
+			int k = below(&s, 8), fd;
+			bool r;
 
+			fd = fd_take_dup(&r);
 			if (fd < 0) {
 				nap_us(&s, 500);
 				break;
 			}
 			if (k < 3)
-				JUDGE(O_READ, read(fd, buf, 1 + below(&s, 8192)));
+				JUDGE(r ? O_RREAD : O_SREAD, read(fd, buf, 1 + below(&s, 8192)));
 			else if (k == 3)	/* the copy to userspace fails: bytes given back */
-				JUDGE(O_READ_BAD, read(fd, bad_page, 1 + below(&s, 4096)));
+				JUDGE(r ? O_RREAD : O_SREAD_BAD,
+				      read(fd, bad_page, 1 + below(&s, 4096)));
 			else if (k == 4 && xl > 0)
-				JUDGE(O_WRITE, write(fd, xfer, 1 + below(&s, xl)));
+				JUDGE(r ? O_RWRITE : O_SWRITE, write(fd, xfer, 1 + below(&s, xl)));
 			else if (k == 5)
-				JUDGE(O_WRITE_BAD, write(fd, bad_page, 1 + below(&s, 64)));
+				JUDGE(r ? O_RWRITE_BAD : O_SWRITE,
+				      write(fd, bad_page, 1 + below(&s, 64)));
 			else if (k == 6)
-				JUDGE(O_WRITE, write(fd, buf, 1 + below(&s, 100)));
+				JUDGE(r ? O_RWRITE : O_SWRITE, write(fd, buf, 1 + below(&s, 100)));
 			else
-				JUDGE(O_PRECOPY, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi));
+				JUDGE(r ? O_RPRECOPY : O_SPRECOPY,
+				      ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi));
 			fd_close_checked(fd);
 			break;
 		}
@@ -563,6 +622,7 @@ static void *thread_main(void *arg)
 				judge_neg(O_LOG_STOP, log_stop());
 			else
 				judge_neg(O_LOG_REPORT, log_report());
+			sample_state();
 			nap_us(&s, 1000);
 			break;
 		}
@@ -671,6 +731,8 @@ static int run_race(unsigned int seconds)
 	unsigned long long last[T_N] = { 0 };
 	uint64_t last_move[T_N], t0 = vf_now_ms();
 	bool hang = false;
+	/* a thread that does not come round within this long hangs (at most half the run) */
+	uint64_t hang_ms = seconds * 500ull < 20000 ? seconds * 500ull : 20000;
 
 	bad_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	log_start();
@@ -687,7 +749,7 @@ static int run_race(unsigned int seconds)
 			if (p != last[t]) {
 				last[t] = p;
 				last_move[t] = vf_now_ms();
-			} else if (vf_now_ms() - last_move[t] > 20000) {
+			} else if (vf_now_ms() - last_move[t] > hang_ms) {
 				diag("HANG: thread %s made no progress for %llu ms", tname[t],
 				     (unsigned long long)(vf_now_ms() - last_move[t]));
 				hang = true;
@@ -718,15 +780,22 @@ static int run_race(unsigned int seconds)
 	tap(!atomic_load(&error_states), "never_error_state", "ERROR seen %llu times",
 	    (unsigned long long)atomic_load(&error_states));
 	{
-		/* each kind of request ran, and some arcs and transfers succeeded */
-		char missing[256] = "";
+		/* each kind of request ran, and succeeded where it can; every state reached */
+		char missing[512] = "";
 		size_t m = 0;
 
-		for (int o = 0; o < O_N; o++)
-			if (!atomic_load(&calls[o]) && m < sizeof(missing))
-				m += snprintf(missing + m, sizeof(missing) - m, " %s", oname[o]);
-		if (atomic_load(&calls[O_SET]) == atomic_load(&errs[O_SET]) && m < sizeof(missing))
-			m += snprintf(missing + m, sizeof(missing) - m, " a successful arc");
+		for (int o = 0; o < O_N; o++) {
+			unsigned long long c = atomic_load(&calls[o]), e = atomic_load(&errs[o]);
+			bool need_ok = allowed[o][0] != MUST_FAIL && allowed[o][0] != MAY_FAIL_ONLY;
+
+			if ((!c || (need_ok && c == e)) && m < sizeof(missing))
+				m += snprintf(missing + m, sizeof(missing) - m, " %s%s", oname[o],
+					      c ? " (only failed)" : "");
+		}
+		for (int t = 1; t < 8; t++)
+			if (!atomic_load(&reached[t]) && m < sizeof(missing))
+				m += snprintf(missing + m, sizeof(missing) - m, " %s reached",
+					      sname(t));
 		if (atomic_load(&xfer_len) <= 0 && m < sizeof(missing))
 			m += snprintf(missing + m, sizeof(missing) - m, " a whole transfer");
 		tap(!m, "every_request_kind_ran", "never:%s", missing);
@@ -736,7 +805,7 @@ static int run_race(unsigned int seconds)
 				m += snprintf(missing + m, sizeof(missing) - m, " %s", tname[t]);
 		tap(!m, "every_thread_ran", "no iteration completed:%s", missing);
 	}
-	fd_publish(-1);
+	fd_publish(-1, false);
 	tap(!atomic_load(&close_errors), "every_fd_closes", "%llu close() errors",
 	    (unsigned long long)atomic_load(&close_errors));
 	final_usable();
@@ -975,15 +1044,32 @@ static int run_remove(const char *how, int state)
 		uint32_t status;
 		char why[300];
 
+		bool fd_ok = true;
+
 		s = mig_get(dev);
 		rep = log_report();
 		rst = ioctl(dev, VFIO_DEVICE_RESET) ? errno : 0;
 		if (fd >= 0) {
+			/* as outside a removal: a save fd reads (its transfer has more than 10
+			 * bytes), is not writable and answers PRECOPY_INFO only in the PRE_COPY
+			 * states; a resume fd takes bytes and is not readable */
 			struct vfio_precopy_info pi = { .argsz = sizeof(pi) };
+			bool resume = state == ST_RESUMING;
+			bool pre = state == ST_PRE || state == ST_PRE_P2P;
+			ssize_t rd, wr;
+			int pe, rde, wre;
 
-			diag("during removal: data fd read %zd, write %zd, PRECOPY_INFO %d",
-			     read(fd, b, sizeof(b)), write(fd, b, 1),
-			     ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi) ? -errno : 0);
+			rd = read(fd, b, sizeof(b));
+			rde = errno;
+			wr = write(fd, b, 1);
+			wre = errno;
+			pe = ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi) ? errno : 0;
+			fd_ok = (resume ? rd < 0 && rde == EBADF && wr == 1 :
+					  rd == (ssize_t)sizeof(b) && wr < 0 && wre == EBADF) &&
+				(pre ? !pe : pe == EINVAL);
+			diag("during removal: data fd read %zd (%s), write %zd (%s), PRECOPY_INFO %s",
+			     rd, rd < 0 ? strerror(rde) : "ok", wr, wr < 0 ? strerror(wre) : "ok",
+			     pe ? strerror(pe) : "ok");
 		}
 		arc = mig_set(dev, ST_STOP_COPY, NULL);
 		s2 = mig_get(dev);
@@ -993,7 +1079,7 @@ static int run_remove(const char *how, int state)
 			 "%s), STATUS 0x%x, %llu ms", sname(s), rep, rst ? strerror(rst) : "ok",
 			 arc ? strerror(-arc) : "ok", sname(s2), status, (unsigned long long)t);
 		diag("during removal: %s", why);
-		tap(s == state && !rep && (!rst || rst == EAGAIN) && status != ~0u && t < 10000 &&
+		tap(s == state && !rep && rst == EAGAIN && fd_ok && status != ~0u && t < 10000 &&
 		    (state == ST_RESUMING ? arc == -EBADMSG && s2 == ST_RESUMING :
 					    !arc && s2 == ST_STOP_COPY),
 		    "device_calls_return_during_removal", "%s", why);
