@@ -662,7 +662,12 @@ impl VfDevice {
     /// Prints the logging part of the debugfs `state` file.
     pub(crate) fn show_dirty(&self, m: &kernel::seq_file::SeqFile) {
         use kernel::seq_file::seq_print;
-        let dirty = self.dirty.lock();
+        // Only tried: the tracker can be held as long as a descriptor read waits on the VMM's
+        // memory (a userfaultfd page), and a reader of debugfs must not wait for the VMM.
+        let Some(dirty) = self.dirty.try_lock() else {
+            seq_print!(m, "dirty_logging: busy\n");
+            return;
+        };
         let Some(t) = &*dirty else {
             seq_print!(m, "dirty_logging: off\n");
             return;

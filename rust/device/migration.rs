@@ -56,7 +56,10 @@ use super::{
     VfDevice, //
 };
 use crate::{
-    glue::CoreDevice,
+    glue::{
+        CoreDevice,
+        MemAccess, //
+    },
     provider::QueueCtl,
     shared::{
         format::{
@@ -330,6 +333,18 @@ impl VfDevice {
         }
     }
 
+    /// The core's `memory_lock` for an arc that touches the device. A reset that ran while
+    /// this held `state` and waited for the lock (its work left to the holder, see
+    /// [`super::DevGuard`]) came first: the arc is not made on the reset VF but fails with
+    /// `EAGAIN`, and the unlock applies the reset (RUNNING, data fds dead).
+    fn arc_access<'a>(&self, core: &'a CoreDevice<'_>) -> Result<MemAccess<'a>> {
+        let mem = core.mem_access()?;
+        if *self.reset_pending.lock() {
+            return Err(EAGAIN);
+        }
+        Ok(mem)
+    }
+
     /// `migration_set_state`: moves to `target` one arc at a time. On failure the state is
     /// the last one reached (see [`Failed`]).
     pub(crate) fn mig_set_state(
@@ -478,7 +493,7 @@ impl VfDevice {
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let mut snap = KBox::new(NicVfState::EMPTY, GFP_KERNEL)?;
         {
-            let _mem = core.mem_access()?;
+            let _mem = self.arc_access(core)?;
             self.provider.snapshot(bar0, &mut st.shadow, &mut snap)?;
         }
         // The queues are disabled by vfmig since RUNNING -> RUNNING_P2P: save the
@@ -522,7 +537,7 @@ impl VfDevice {
         match (from, to) {
             (State::Running, State::RunningP2p) | (State::PreCopy, State::PreCopyP2p) => {
                 let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-                let _mem = core.mem_access()?;
+                let _mem = self.arc_access(core)?;
                 let mut q = QueueCtl::default();
                 if let Err(e) = self.provider.quiesce(bar0, &mut q) {
                     // The device did not stop: give the guest its queues back and stay.
@@ -537,7 +552,7 @@ impl VfDevice {
             (State::RunningP2p, State::Running) | (State::PreCopyP2p, State::PreCopy) => {
                 if let Some(q) = st.mig.queues {
                     let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-                    let _mem = core.mem_access()?;
+                    let _mem = self.arc_access(core)?;
                     // Fails only before it writes anything.
                     self.provider.unquiesce(bar0, &q)?;
                     st.mig.queues = None;
@@ -614,7 +629,7 @@ impl VfDevice {
         })?;
         self.verify_pf(staging.pf.as_ref(), pf, log)?;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
-        let _mem = core.mem_access()?;
+        let _mem = self.arc_access(core)?;
         let mut q = QueueCtl::default();
         if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
             // Partly programmed: leave the VF as a reset leaves it.

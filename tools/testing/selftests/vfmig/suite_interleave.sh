@@ -6,6 +6,7 @@
 #    resets, trapped BAR accesses, traffic) with the uAPI's FSM and the dirty-page ground truth
 #    checked after every step (VFMIG_SEED, VFMIG_INTERLEAVE_STEPS pass through);
 #  - vfmig_race_test: threads on the same device and data fd for VFMIG_RACE_SECONDS (20);
+#    200 resets racing an arc that writes the VF (the reset must be the last the VF saw);
 #    rmmod attempts with the device open in each migration state; the VF removed
 #    (sriov_numvfs=0) and the PF unbound from igb with the device open in each state (the VFs
 #    are recreated after each); last, a data fd read stalled (userfaultfd) across
@@ -64,6 +65,7 @@ else
 	tap_check interleave.test_program_passed test $? -eq 0
 
 	il_race race --seconds "${VFMIG_RACE_SECONDS:-20}"
+	il_race race_reset_arcs --reset-arcs
 
 	for s in $il_states; do
 		il_race "race_rmmod.$s" --rmmod --state "$s"

@@ -26,6 +26,12 @@
  *     they are closed. With sriov the data fd is kept until after the VF is gone (it must fail
  *     with ENODEV and close). The caller recreates the VFs.
  *
+ *   vfmig_race_test --reset-arcs [--seconds N]
+ *     10 N rounds (default 200) of VFIO_DEVICE_RESET from one thread while another, after a
+ *     random delay (0-30 ms, within the reset's FLR), makes an arc that writes the VF (RUNNING_P2P -> RUNNING, RESUMING ->
+ *     RUNNING). Once both returned the reset must be the last thing the device saw: RUNNING,
+ *     no queue enabled; the arc may fail only with EAGAIN.
+ *
  *   vfmig_race_test --rmmod --state S
  *     `rmmod vfmig` (delete_module, O_NONBLOCK) while the device is open in state S must fail
  *     at once (EBUSY/EWOULDBLOCK), and again while only a data fd is left open.
@@ -421,22 +427,25 @@ static void fd_publish(int fd, bool resume)
  * here: no fault is injected, so the device state is always known; seeing it fails
  * never_error_state (and scripts/vm fails any run whose kernel log shows a device entering it).
  */
-enum op { O_SET, O_SET_RESTORE, O_SET_INVALID, O_GET, O_SREAD, O_SREAD_BAD, O_SWRITE,
+enum op { O_SET, O_SET_RESTORE, O_SET_INVALID, O_SET_NOPATH, O_GET, O_SREAD, O_SREAD_BAD, O_SWRITE,
 	  O_SPRECOPY, O_RREAD, O_RWRITE, O_RWRITE_BAD, O_RPRECOPY, O_RESET, O_LOG_START,
 	  O_LOG_STOP, O_LOG_REPORT, O_BAR, O_N };
 static const char *oname[O_N] = {
-	"SET_STATE", "SET_STATE from RESUMING", "SET_STATE invalid", "GET_STATE", "save read",
+	"SET_STATE", "SET_STATE from RESUMING", "SET_STATE invalid", "SET_STATE without a path",
+	"GET_STATE", "save read",
 	"save read(unmapped)", "save write", "save PRECOPY_INFO", "resume read", "resume write",
 	"resume write(unmapped)", "resume PRECOPY_INFO", "DEVICE_RESET", "LOG_START", "LOG_STOP",
 	"LOG_REPORT", "BAR access" };
 #define MUST_FAIL	-1	/* first entry: success is wrong too */
 #define MAY_FAIL_ONLY	-2	/* first entry: no success needed */
 static const int allowed[O_N][12] = {
-	[O_SET] = { 0 },
+	[O_SET] = { EAGAIN },	/* a reset came first: the arc is not made */
 	/* a refused, truncated or foreign transfer; the mailbox handshake (design.rst) */
 	[O_SET_RESTORE] = { MAY_FAIL_ONLY, EINVAL, EBADMSG, EPROTO, ENODEV, EOPNOTSUPP, EPERM,
 			    EBUSY, EAGAIN, ETIMEDOUT },
 	[O_SET_INVALID] = { MUST_FAIL, EINVAL },
+	/* STOP_COPY -> PRE_COPY(_P2P): no path in the uAPI's FSM (succeeds after a reset) */
+	[O_SET_NOPATH] = { MAY_FAIL_ONLY, EINVAL },
 	[O_GET] = { 0 },
 	/* a stale fd, the temporary end of a pre-copy stream */
 	[O_SREAD] = { ENODEV, ENOMSG },
@@ -505,6 +514,30 @@ static void judge_neg(enum op o, long ret)
 	judge(o, ret, ret < 0 ? (int)-ret : 0);
 }
 
+/* The "last_error" lines of the device's debugfs state file (the failed arc), for a report. */
+static const char *last_error_line(void)
+{
+	static __thread char out[256];
+	char path[256], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", vfmig_env("VFMIG_BDF"));
+	fd = open(path, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return "no debugfs state";
+	buf[n] = 0;
+	p = strstr(buf, "last_error");
+	snprintf(out, sizeof(out), "%s", p ? p : "no last_error");
+	for (char *q = out; *q; q++)
+		if (*q == '\n')
+			*q = ' ';
+	return out;
+}
+
 /* A sample of the state by any thread: ERROR is never right here. */
 static void sample_state(void)
 {
@@ -536,14 +569,18 @@ static void *thread_main(void *arg)
 			int fd = -1, ret;
 
 			int pre = mig_get(dev), now;
-			bool invalid;
+			bool invalid, nopath;
 
 			target = below(&s, 10) ? 1 + below(&s, 7) : below(&s, 2) ? 0 : 8;
 			invalid = target == ST_ERROR || target > 7;
 			ret = mig_set(dev, target, &fd);
 			/* from `pre`, or from RUNNING if a reset came in between */
-			judge_neg(invalid ? O_SET_INVALID : pre == ST_RESUMING ? O_SET_RESTORE : O_SET,
-				  ret);
+			nopath = pre == ST_STOP_COPY && (target == ST_PRE || target == ST_PRE_P2P);
+			judge_neg(invalid ? O_SET_INVALID : nopath ? O_SET_NOPATH :
+				  pre == ST_RESUMING ? O_SET_RESTORE : O_SET, ret);
+			if (ret && !invalid && !nopath && pre != ST_RESUMING && ret != -EAGAIN)
+				diag("SET_STATE %s -> %s: %s; %s", sname(pre), sname(target),
+				     strerror(-ret), last_error_line());
 			now = mig_get(dev);
 			judge_neg(O_GET, now);
 			if (!ret && !invalid) {
@@ -1144,6 +1181,98 @@ static long delete_vfmig(void)
 	return syscall(SYS_delete_module, "vfmig", O_NONBLOCK) ? -errno : 0;
 }
 
+/* --- reset vs. an arc that touches the device ----------------------------------------------- */
+
+struct resetter {
+	atomic_bool go, done;
+	uint32_t delay_us;
+	int err;
+};
+
+static void *reset_thread(void *arg)
+{
+	struct resetter *r = arg;
+
+	while (!atomic_load(&r->go))
+		;
+	r->err = ioctl(dev, VFIO_DEVICE_RESET) ? errno : 0;
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/*
+ * VFIO_DEVICE_RESET in one thread while another makes an arc that writes the VF (RUNNING_P2P ->
+ * RUNNING: the queues enabled again; RESUMING -> RUNNING: a restore that enables the saved
+ * queues). Whatever the order, once both returned the reset is the last thing the device saw:
+ * the state is RUNNING and no queue is enabled (the guest has not enabled one since). An arc
+ * made on the VF after the reset (the reset's software part then applied over it) leaves the
+ * queues running. The arc may fail only with EAGAIN (the reset came first).
+ */
+static int run_reset_arcs(unsigned int rounds)
+{
+	static uint8_t x[XFER_MAX];
+	unsigned int enabled_after = 0, bad_arc = 0, not_running = 0, agains = 0;
+	uint64_t s = seed;
+
+	for (unsigned int i = 0; i < rounds; i++) {
+		/* the reset holds memory_lock for its whole FLR (100 ms and more): an arc asked
+		 * during it takes `state`, then waits for memory_lock behind the reset */
+		struct resetter r = { .delay_us = below(&s, 30000) };
+		bool restore = i & 1;
+		ssize_t len = 0;
+		pthread_t th;
+		int fd = -1, ret, now;
+		uint32_t rx, tx;
+
+		ret = guest_init();
+		if (ret) {
+			tap(false, "reset_arcs.guest_init", "round %u: %s", i, strerror(-ret));
+			return 1;
+		}
+		bar_wr(VF_RXDCTL, VF_RXDCTL_ENABLE);
+		if (restore) {
+			len = save_now(x, sizeof(x));	/* ends in STOP */
+			if (len <= 0 || mig_set(dev, ST_RESUMING, &fd) ||
+			    mig_write_stream(fd, x, len, NULL, 0)) {
+				tap(false, "reset_arcs.setup", "round %u: save/resume", i);
+				return 1;
+			}
+		} else if (mig_set(dev, ST_P2P, NULL)) {
+			tap(false, "reset_arcs.setup", "round %u: RUNNING -> RUNNING_P2P", i);
+			return 1;
+		}
+		pthread_create(&th, NULL, reset_thread, &r);
+		atomic_store(&r.go, true);
+		usleep(r.delay_us);
+		ret = mig_set(dev, ST_RUNNING, NULL);
+		pthread_join(th, NULL);
+		if (fd >= 0)
+			close(fd);
+		now = mig_get(dev);
+		rx = bar_rd(VF_RXDCTL);
+		tx = bar_rd(VF_TXDCTL);
+		if (ret == -EAGAIN)
+			agains++;
+		else if (ret)
+			bad_arc++;
+		if (now != ST_RUNNING)
+			not_running++;
+		if (r.err || ((rx | tx) & VF_RXDCTL_ENABLE)) {
+			if (!enabled_after++)
+				diag("round %u (%s, arc %u us after the reset began: %s): arc %s, state %s, RXDCTL "
+				     "0x%08x TXDCTL 0x%08x", i, restore ? "restore" : "unquiesce",
+				     r.delay_us, r.err ? strerror(r.err) : "ok",
+				     ret ? strerror(-ret) : "ok", sname(now), rx, tx);
+		}
+	}
+	diag("reset_arcs: %u rounds, %u arcs refused with EAGAIN", rounds, agains);
+	tap(!enabled_after, "reset_arcs.reset_is_last", "%u of %u rounds left a queue enabled "
+	    "after the reset", enabled_after, rounds);
+	tap(!bad_arc, "reset_arcs.arc_result", "%u arcs failed other than with EAGAIN", bad_arc);
+	tap(!not_running, "reset_arcs.running", "%u rounds not RUNNING after both", not_running);
+	return tap_fail ? 1 : 0;
+}
+
 static int run_rmmod(int state)
 {
 	static uint8_t x[XFER_MAX];
@@ -1218,11 +1347,14 @@ int main(int argc, char **argv)
 			how = argv[++i];
 		} else if (!strcmp(argv[i], "--rmmod")) {
 			mode = "rmmod";
+		} else if (!strcmp(argv[i], "--reset-arcs")) {
+			mode = "reset_arcs";
 		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
 			state = parse_state(argv[++i]);
 		} else {
 			fprintf(stderr, "usage: %s [--seconds N] [--seed N] | --uffd | --remove "
-				"sriov|pf --state S | --rmmod --state S\n", argv[0]);
+				"sriov|pf --state S | --rmmod --state S | --reset-arcs [--seconds N]"
+				"\n", argv[0]);
 			return 2;
 		}
 	}
@@ -1244,7 +1376,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGALRM, on_alarm);
-	alarm(!strcmp(mode, "race") ? seconds + 120 : 120);
+	alarm(!strcmp(mode, "race") ? seconds + 120 : !strcmp(mode, "reset_arcs") ? 600 : 120);
 	ret = dev_setup();
 	if (ret) {
 		printf("Bail out! device setup: %s\n", strerror(-ret));
@@ -1254,6 +1386,8 @@ int main(int argc, char **argv)
 		ret = run_race(seconds);
 	else if (!strcmp(mode, "uffd"))
 		ret = run_uffd();
+	else if (!strcmp(mode, "reset_arcs"))
+		ret = run_reset_arcs(seconds * 10);
 	else if (!strcmp(mode, "remove"))
 		ret = run_remove(how, state);
 	else
@@ -1264,7 +1398,7 @@ int main(int argc, char **argv)
 	     (unsigned long long)seed);
 	if (ret == 4 && !tap_fail)
 		return 4;
-	if (!strcmp(mode, "race") || !strcmp(mode, "uffd")) {
+	if (!strcmp(mode, "race") || !strcmp(mode, "uffd") || !strcmp(mode, "reset_arcs")) {
 		log_stop();
 		if (vf.device_fd >= 0)
 			vf_close(&vf);
