@@ -90,6 +90,12 @@ pub(crate) trait Provider: Sync {
     /// undone on RUNNING.
     fn held_ctl<'a>(&self, held: &'a mut QueueCtl, reg: u32) -> Option<&'a mut u32>;
 
+    /// A guest write of the bytes `mask` of `val` to `reg` (4-byte aligned, not a queue
+    /// control) while vfmig holds the queues: updates `held` for what the write does to the
+    /// queues anyway. A function reset disables every queue, so RUNNING must not enable again
+    /// the queues the guest's own reset stopped.
+    fn held_write(&self, held: &mut QueueCtl, reg: u32, mask: u32, val: u32);
+
     /// Whether a write of `reg` can change where the device writes memory (see
     /// [`Provider::trapped_write`]); the dirty tracker looks at no other write.
     fn dma_register(&self, reg: u32) -> bool;

@@ -415,6 +415,22 @@ mod dirty_tests {
     }
 
     #[test]
+    fn marks_after_an_overflow() -> Result {
+        let mut log = PageLog::new(&[(0, MIB - 1)], 4096)?;
+        log.overflow();
+        // Inside what is still reported wholesale: nothing to keep, nothing lost.
+        log.mark(8 << 12, 3 << 12);
+        assert_eq!(report(&mut log, 0, 255, false)?.len(), 256);
+        // A window reported since: a mark there must be kept, across the wholesale edge too.
+        assert_eq!(report(&mut log, 0, 15, true)?.len(), 16);
+        log.mark(14 << 12, 4 << 12);
+        let got = report(&mut log, 0, 15, true)?;
+        assert_eq!(&got[..], &[14, 15]);
+        assert_eq!(report(&mut log, 16, 17, true)?.len(), 2);
+        Ok(())
+    }
+
+    #[test]
     fn too_many_pages_fall_back_to_all() -> Result {
         let mut log = PageLog::new(&[(0, 1024 * MIB - 1)], 4096)?;
         // Distinct pages beyond the bound: no page may be lost.

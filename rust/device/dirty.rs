@@ -236,13 +236,17 @@ impl PageLog {
                 continue;
             };
             let end = r.1.min(last);
-            while p <= end {
+            // Pages already reported wholesale (after an overflow) need no entry: a guest that
+            // keeps naming millions of pages then costs no more work until the next REPORT.
+            let wholesale = self.all.iter().any(|&(a, b)| a <= p && end <= b);
+            while p <= end && !wholesale {
                 self.push(p);
                 p += 1;
             }
             if end == u64::MAX {
                 return;
             }
+            p = end + 1;
         }
     }
 

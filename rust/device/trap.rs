@@ -82,6 +82,7 @@ impl VfDevice {
                 *w = (*w & !mask) | ((val << shift) & mask);
                 return Ok(fresh);
             }
+            self.provider.held_write(held, off & !3, mask, val << shift);
         }
         self.provider
             .shadow_write(&mut st.shadow, off & !3, mask, val << shift);

@@ -371,6 +371,19 @@ impl Provider for Igb82576Vf {
         None
     }
 
+    fn held_write(&self, held: &mut QueueCtl, reg: u32, mask: u32, val: u32) {
+        if reg == crate::shared::igb::regs::CTRL && val & mask & regs::CTRL::RST_MASK != 0 {
+            // A VF software reset disables the queues and masks every interrupt.
+            for ctl in held.rx.iter_mut() {
+                *ctl &= !regs::RXDCTL::ENABLE_MASK;
+            }
+            for ctl in held.tx.iter_mut() {
+                *ctl &= !regs::TXDCTL::ENABLE_MASK;
+            }
+            held.kick = 0;
+        }
+    }
+
     fn dma_register(&self, reg: u32) -> bool {
         // The queue registers, and CTRL (a VF software reset disables the queues).
         queue_register(reg) || reg == crate::shared::igb::regs::CTRL
@@ -1207,6 +1220,27 @@ mod tests {
         assert_eq!(super::mbx_requests(&sh.block).lpe, 9018);
         p.shadow_write(&mut sh, r::CTRL, u32::MAX, regs::CTRL::RST_MASK);
         assert!(super::mbx_requests(&sh.block).is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_reset_while_held_disables_the_held_queues() -> Result {
+        let p = Igb82576Vf;
+        let en = regs::RXDCTL::ENABLE_MASK | 0x10;
+        let mut held = crate::provider::QueueCtl {
+            rx: [en; crate::shared::nic::MAX_QUEUES],
+            tx: [regs::TXDCTL::ENABLE_MASK | 0x10; crate::shared::nic::MAX_QUEUES],
+            kick: 1,
+        };
+        // Another register, or CTRL without RST: the queues stay as the guest left them.
+        p.held_write(&mut held, r::EIMS, u32::MAX, u32::MAX);
+        p.held_write(&mut held, r::CTRL, u32::MAX, 0);
+        assert_eq!(held.rx[0], en);
+        // The guest's VF reset: RUNNING must not enable them again.
+        p.held_write(&mut held, r::CTRL, u32::MAX, regs::CTRL::RST_MASK);
+        assert!(held.rx.iter().all(|c| *c == 0x10));
+        assert!(held.tx.iter().all(|c| *c == 0x10));
+        assert_eq!(held.kick, 0);
         Ok(())
     }
 
