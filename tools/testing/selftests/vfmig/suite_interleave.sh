@@ -65,7 +65,7 @@ else
 	tap_check interleave.test_program_passed test $? -eq 0
 
 	il_race race --seconds "${VFMIG_RACE_SECONDS:-20}"
-	il_race race_reset_arcs --reset-arcs
+	il_race race_reset_arcs --reset-arcs --seconds 20
 
 	for s in $il_states; do
 		il_race "race_rmmod.$s" --rmmod --state "$s"
