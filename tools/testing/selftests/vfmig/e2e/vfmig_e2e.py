@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""vfmig end to end: an unmodified QEMU live-migrates a guest whose stock igbvf drives a VF.
+
+Runs inside the test VM (scripts/vm --igb 2 -- e2e/e2e_vm.sh), where the VFs are bound to vfmig
+and the PF netdev has an address. For each migration it starts a destination QEMU with
+-incoming on the target VF (the command line identical to the source's apart from host= and the
+file names), migrates over QMP, quits the source and checks the guest:
+
+  * traffic: ICMP echo requests with sequence-numbered, checksummed payloads to the guest every
+    INTERVAL ms, from before the migration until some seconds after it. Every reply's payload is
+    compared with what was sent; the largest gap between replies is the guest-visible outage.
+  * the guest's heartbeat on its console (guest-init): alive after the switch, and its ICMP/IP
+    checksum-error counters unchanged (a frame corrupted in guest memory counts there).
+  * QEMU's own figures (query-migrate: downtime, total time, RAM and VFIO bytes) and that it
+    used vfmig's DMA logging (a trace of vfio_device_dirty_tracking_start).
+
+Output: TAP ("ok N NAME # detail"; run_kselftest prefixes the names) and one "# e2e: ..." line
+of figures per migration. Exit 0 only if every check passed.
+"""
+
+import argparse
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+ICMP_ECHO, ICMP_REPLY = 8, 0
+PAYLOAD = 256               # bytes after the ICMP header: seq (8), send time (8), data, crc32
+
+
+def log(msg):
+    print(f"# {msg}", flush=True)
+
+
+class Tap:
+    def __init__(self):
+        self.failed, self.n = 0, 0
+
+    def check(self, ok, name, detail=""):
+        self.n += 1
+        if not ok:
+            self.failed += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} {name}"
+              f"{' # ' + detail if detail else ''}", flush=True)
+        return ok
+
+
+# --- QMP ------------------------------------------------------------------------------------
+
+class Qmp:
+    def __init__(self, path, timeout=60):
+        end = time.time() + timeout
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.s.connect(path)
+                break
+            except OSError:
+                self.s.close()
+                if time.time() > end:
+                    raise
+                time.sleep(0.2)
+        self.f = self.s.makefile("rw")
+        self._read()                         # greeting
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise EOFError("QMP closed")
+            msg = json.loads(line)
+            if "event" not in msg:
+                return msg
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        r = self._read()
+        if "error" in r:
+            raise RuntimeError(f"{name}: {r['error'].get('desc')}")
+        return r.get("return")
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+# --- the VMM --------------------------------------------------------------------------------
+
+class Vmm:
+    """One QEMU process with the VF `bdf`, its console and QMP socket under `work`."""
+
+    def __init__(self, args, name, bdf, incoming=None, extra=()):
+        self.name, self.bdf = name, bdf
+        self.console = os.path.join(args.work, f"{name}.console")
+        self.qmp_path = os.path.join(args.work, f"{name}.qmp")
+        self.trace = os.path.join(args.work, f"{name}.trace")
+        for p in (self.console, self.qmp_path, self.trace):
+            if os.path.exists(p):
+                os.unlink(p)
+        cmd = [args.qemu, "-accel", "tcg", "-machine", "q35", "-cpu", "qemu64",
+               "-m", str(args.mem), "-smp", "1", "-nodefaults", "-no-user-config",
+               "-display", "none", "-no-reboot",
+               "-kernel", args.kernel, "-initrd", args.initrd,
+               "-append", "console=ttyS0 panic=-1 quiet softlockup_panic=0 hung_task_panic=0 "
+               f"nowatchdog vfmig_e2e_addr={args.guest_addr}/24",
+               "-device", f"vfio-pci,host={bdf},id=vf,addr=0x3{args.device_opts}",
+               "-serial", f"file:{self.console}",
+               "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+               "-trace", "vfio_device_dirty_tracking_start", "-trace", "vfio_migration_*",
+               "-D", self.trace]
+        cmd += list(extra)
+        if incoming:
+            cmd += ["-incoming", incoming]
+        self.cmdline = cmd
+        self.err = open(os.path.join(args.work, f"{name}.stderr"), "w")
+        self.p = subprocess.Popen(cmd, stdout=self.err, stderr=subprocess.STDOUT)
+        self.qmp = Qmp(self.qmp_path)
+
+    def console_text(self):
+        try:
+            with open(self.console, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_console(self, what, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            if what in self.console_text():
+                return True
+            if self.p.poll() is not None:
+                return False
+            time.sleep(0.5)
+        return False
+
+    def heartbeats(self):
+        hb = []
+        for line in self.console_text().splitlines():
+            f = line.split()
+            if len(f) >= 12 and f[0] == "e2e-hb":
+                hb.append({"t": float(f[1]), "icmp_csum_err": int(f[3]),
+                           "ip_hdr_err": int(f[5]), "irq": int(f[7]), "rx": int(f[9]),
+                           "tx": int(f[11])})
+        return hb
+
+    def trace_text(self):
+        try:
+            with open(self.trace, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def quit(self):
+        try:
+            self.qmp.cmd("quit")
+        except (OSError, EOFError, RuntimeError):
+            pass
+        self.qmp.close()
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+
+
+# --- traffic ------------------------------------------------------------------------------
+
+def icmp_csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def payload(seq, t):
+    body = bytes((seq * 31 + i * 7) & 0xFF for i in range(PAYLOAD - 20))
+    head = struct.pack("!Qd", seq, t) + body
+    return head + struct.pack("!I", zlib.crc32(head))
+
+
+class Pinger:
+    """Echo requests every `interval` s to `addr`; every reply checked and timed."""
+
+    def __init__(self, addr, interval):
+        self.addr, self.interval = addr, interval
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        self.s.settimeout(0.2)
+        self.ident = os.getpid() & 0xFFFF
+        self.sent = {}                       # seq -> send time
+        self.replies = []                    # (arrival, seq)
+        self.corrupt = []                    # (seq, why)
+        self.dups = 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.tx = threading.Thread(target=self._send, daemon=True)
+        self.rx = threading.Thread(target=self._recv, daemon=True)
+
+    def start(self):
+        self.tx.start()
+        self.rx.start()
+
+    def _send(self):
+        nxt = time.monotonic()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            p = payload(self.seq, now)
+            h = struct.pack("!BBHHH", ICMP_ECHO, 0, 0, self.ident, self.seq & 0xFFFF)
+            pkt = struct.pack("!BBHHH", ICMP_ECHO, 0, icmp_csum(h + p), self.ident,
+                              self.seq & 0xFFFF) + p
+            with self.lock:
+                self.sent[self.seq] = now
+            try:
+                self.s.sendto(pkt, (self.addr, 0))
+            except OSError:
+                pass
+            self.seq += 1
+            nxt += self.interval
+            delay = nxt - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                nxt = time.monotonic()
+
+    def _recv(self):
+        seen = set()
+        while not self.stop.is_set():
+            try:
+                data, _ = self.s.recvfrom(4096)
+            except socket.timeout:
+                continue
+            now = time.monotonic()
+            ihl = (data[0] & 0xF) * 4
+            icmp = data[ihl:]
+            if len(icmp) < 8:
+                continue
+            typ, _, _, ident, _ = struct.unpack("!BBHHH", icmp[:8])
+            if typ != ICMP_REPLY or ident != self.ident:
+                continue
+            p = icmp[8:]
+            if len(p) != PAYLOAD:
+                self.corrupt.append((-1, f"length {len(p)}"))
+                continue
+            seq = struct.unpack("!Q", p[:8])[0]
+            with self.lock:
+                t = self.sent.get(seq)
+            if t is None or p != payload(seq, t):
+                self.corrupt.append((seq, "payload differs from the request's"))
+                continue
+            if seq in seen:
+                self.dups += 1
+                continue
+            seen.add(seq)
+            self.replies.append((now, seq))
+
+    def finish(self):
+        self.stop.set()
+        self.tx.join()
+        self.rx.join()
+        self.s.close()
+
+    def gaps(self, t0, t1):
+        """The largest gap between replies arriving in [t0, t1], with where it started."""
+        times = [t0] + sorted(a for a, _ in self.replies if t0 <= a <= t1) + [t1]
+        best, at = 0.0, t0
+        for a, b in zip(times, times[1:]):
+            if b - a > best:
+                best, at = b - a, a
+        return best, at
+
+    def lost(self, t0, t1):
+        """Requests sent in [t0, t1] that got no reply."""
+        got = {s for _, s in self.replies}
+        with self.lock:
+            return sorted(s for s, t in self.sent.items() if t0 <= t <= t1 and s not in got)
+
+
+# --- one migration ------------------------------------------------------------------------
+
+def run_switch_cmd(cmd, tag):
+    """A command run once the migration completed (e.g. moving the address the guest talks
+    to onto the target PF's netdev, as the same gateway on another host would be)."""
+    if not cmd:
+        return
+    r = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True)
+    log(f"{tag}: switch command ({r.returncode}): {cmd} {r.stdout.strip()} {r.stderr.strip()}")
+
+
+def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expect="completed"):
+    """src (running) -> a new QEMU on dst_bdf. Returns the destination Vmm, or None (with
+    expect "failed": the source, still running, after the checks that it is)."""
+    uri = f"unix:{os.path.join(args.work, tag + '.mig')}"
+    try:
+        dst = Vmm(args, dst_name, dst_bdf, incoming=uri)
+    except (OSError, EOFError, RuntimeError) as e:
+        # a destination that does not even start (refused at realize)
+        log(f"{tag}: destination QEMU did not start: {e}")
+        dst = None
+    hb0 = src.heartbeats()
+    t_start = time.monotonic()
+    info, status = {}, ""
+    try:
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": args.downtime_limit})
+        src.qmp.cmd("migrate", uri=uri)
+    except RuntimeError as e:
+        info, status = {"error-desc": str(e)}, "failed"
+    if status == "failed" and expect != "failed":
+        tap.check(False, f"{tag}.migrate_started", info["error-desc"])
+        if dst:
+            dst.quit()
+        return None
+    end = time.time() + args.migrate_timeout
+    while status not in ("completed", "failed", "cancelled") and time.time() < end:
+        info = src.qmp.cmd("query-migrate")
+        status = info.get("status", "")
+        if status in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(0.2)
+    t_done = time.monotonic()
+    detail = f"status {status}{': ' + info.get('error-desc', '') if status == 'failed' else ''}"
+    if expect == "failed":
+        # A refused migration: the source goes on, its VF working.
+        tap.check(status in ("failed", "cancelled"), f"{tag}.refused", detail)
+        if dst:
+            dst.quit()
+        st = src.qmp.cmd("query-status")
+        if st.get("status") != "running":
+            src.qmp.cmd("cont")
+        time.sleep(args.after)
+        t_end = time.monotonic()
+        st = src.qmp.cmd("query-status")
+        tap.check(st.get("status") == "running", f"{tag}.source_running", st.get("status", "?"))
+        after = [s for a, s in ping.replies if a > t_done + 1]
+        tap.check(len(after) >= int(args.after / args.interval / 2), f"{tag}.source_traffic",
+                  f"{len(after)} replies in the {args.after:.0f} s after the refusal")
+        gap, _ = ping.gaps(t_start - 1, t_end)
+        print(f"# e2e: {tag}: {src.bdf} -> {dst_bdf} refused ({detail}); source's largest "
+              f"gap {gap * 1000:.0f} ms", flush=True)
+        return None
+    tap.check(status == "completed", f"{tag}.completed", detail)
+    if status != "completed":
+        dst.quit()
+        return None
+    run_switch_cmd(switch_cmd, tag)
+    # The source is paused after completion; its VF is released when it quits.
+    src_trace = src.trace_text()
+    src.quit()
+    # traffic goes on: the destination must answer
+    time.sleep(args.after)
+    t_end = time.monotonic()
+    st = dst.qmp.cmd("query-status")
+    tap.check(st.get("status") == "running", f"{tag}.destination_running", st.get("status", "?"))
+    gap, at = ping.gaps(t_start - 1, t_end)
+    lost = ping.lost(t_start - 1, t_end - 2)
+    answered_after = [s for a, s in ping.replies if a > t_done + 1]
+    tap.check(len(answered_after) >= int(args.after / args.interval / 2),
+              f"{tag}.traffic_after_switch",
+              f"{len(answered_after)} replies in the {args.after:.0f} s after completion")
+    tap.check(gap < args.max_outage, f"{tag}.outage_bounded",
+              f"largest gap {gap * 1000:.0f} ms (limit {args.max_outage * 1000:.0f}), "
+              f"{gap and (at - t_start) * 1000:.0f} ms after migrate")
+    tap.check(not ping.corrupt, f"{tag}.replies_intact",
+              f"{len(ping.corrupt)} corrupt: {ping.corrupt[:3]}")
+    hb = dst.heartbeats()
+    hb_before = hb0[-1] if hb0 else None
+    tap.check(bool(hb) and (not hb_before or hb[-1]["t"] > hb_before["t"] + args.after / 2),
+              f"{tag}.guest_alive", f"last heartbeat {hb[-1] if hb else None}")
+    if hb and hb_before:
+        errs = (hb[-1]["icmp_csum_err"] - hb_before["icmp_csum_err"],
+                hb[-1]["ip_hdr_err"] - hb_before["ip_hdr_err"])
+        tap.check(errs == (0, 0), f"{tag}.guest_checksums_clean",
+                  f"ICMP checksum errors +{errs[0]}, IP header errors +{errs[1]}")
+    used_logging = "vfio_device_dirty_tracking_start" in src_trace
+    if args.expect_device_logging is not None:
+        tap.check(used_logging == args.expect_device_logging, f"{tag}.device_dirty_logging",
+                  f"vfio_device_dirty_tracking_start {'seen' if used_logging else 'not seen'}")
+    ram = info.get("ram", {})
+    vfio = info.get("vfio", {})
+    print(f"# e2e: {tag}: {src.bdf} -> {dst_bdf}: downtime {info.get('downtime', '?')} ms, "
+          f"total {info.get('total-time', '?')} ms, setup {info.get('setup-time', '?')} ms, "
+          f"ram {ram.get('transferred', '?')} B ({ram.get('dirty-sync-count', '?')} syncs), "
+          f"vfio {vfio.get('transferred', '?')} B, device logging "
+          f"{'yes' if used_logging else 'no'}; guest-visible outage {gap * 1000:.0f} ms, "
+          f"{len(lost)} requests unanswered, {len(ping.corrupt)} corrupt", flush=True)
+    return dst
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--qemu", default="qemu-system-x86_64")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--work", required=True, help="directory for consoles, sockets, traces")
+    ap.add_argument("--vf", action="append", required=True,
+                    help="VF BDFs: the first runs the guest, each next one is a migration "
+                         "target in turn (repeat a BDF to migrate back)")
+    ap.add_argument("--switch-cmd", action="append", default=[],
+                    help="per migration, in order: a shell command run once it completed")
+    ap.add_argument("--expect-refusal", action="store_true",
+                    help="the (single) migration must fail and the source keep running")
+    ap.add_argument("--guest-addr", default="192.168.77.2")
+    ap.add_argument("--mem", type=int, default=192)
+    ap.add_argument("--device-opts", default="", help="appended to -device vfio-pci,...")
+    ap.add_argument("--interval", type=float, default=0.02)
+    ap.add_argument("--after", type=float, default=8.0, help="seconds of traffic after each")
+    ap.add_argument("--settle", type=float, default=5.0, help="seconds of traffic before")
+    ap.add_argument("--max-outage", type=float, default=3.0)
+    ap.add_argument("--downtime-limit", type=int, default=300)
+    ap.add_argument("--migrate-timeout", type=float, default=300)
+    ap.add_argument("--boot-timeout", type=float, default=240)
+    ap.add_argument("--expect-device-logging", choices=["yes", "no"])
+    args = ap.parse_args()
+    args.expect_device_logging = (None if args.expect_device_logging is None
+                                  else args.expect_device_logging == "yes")
+    os.makedirs(args.work, exist_ok=True)
+    tap = Tap()
+    print("TAP version 13", flush=True)
+
+    vmm = Vmm(args, "vmm0", args.vf[0])
+    booted = vmm.wait_console("e2e: ready", args.boot_timeout)
+    tap.check(booted, "guest_booted", "" if booted else vmm.console_text()[-400:])
+    if not booted:
+        vmm.quit()
+        return 1
+    ping = Pinger(args.guest_addr, args.interval)
+    ping.start()
+    time.sleep(args.settle)
+    first = [s for _, s in ping.replies]
+    tap.check(len(first) > 0, "traffic_before", f"{len(first)} replies in {args.settle:.0f} s")
+    for i, bdf in enumerate(args.vf[1:], 1):
+        cmd = args.switch_cmd[i - 1] if i - 1 < len(args.switch_cmd) else None
+        nxt = migrate(args, tap, vmm, f"vmm{i}", bdf, ping, f"m{i}", cmd,
+                      "failed" if args.expect_refusal else "completed")
+        if nxt is None:
+            break
+        vmm = nxt
+    ping.finish()
+    vmm.quit()
+    print(f"# e2e: {len(ping.sent)} requests, {len(ping.replies)} replies, "
+          f"{len(ping.corrupt)} corrupt, {ping.dups} duplicates", flush=True)
+    print(f"1..{tap.n}", flush=True)
+    return 1 if tap.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
