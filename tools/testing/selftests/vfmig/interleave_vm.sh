@@ -8,17 +8,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-echo "TAP version 13"
-pf=$(setup_pf 2)
-if [ -z "$pf" ]; then
-	tap_fail setup.pf_with_2_vfs "igb PF not found or SR-IOV failed"
-	exit 1
-fi
-vf0=$(vf_bdf "$pf" 0)
-vf1=$(vf_bdf "$pf" 1)
-diag "PF $pf ($(pf_netdev "$pf")), VF0 $vf0, VF1 $vf1"
-tap_check module.install install_vfmig
-tap_check module.modprobe modprobe vfmig
+vm_two_vfs_vfmig
 . "$(dirname "$0")/suite_interleave.sh"
 tap_check module.rmmod rmmod vfmig
 

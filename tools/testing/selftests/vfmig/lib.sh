@@ -153,6 +153,27 @@ setup_pf() { # nvfs [pf]
 	echo "$pf"
 }
 
+# The start of a test-VM run: the TAP header and the first igb PF with 2 VFs in $pf, $vf0, $vf1
+# (the run ends, failed, without them), named in a diagnostic line.
+vm_two_vfs() {
+	echo "TAP version 13"
+	pf=$(setup_pf 2)
+	if [ -z "$pf" ]; then
+		tap_fail setup.pf_with_2_vfs "igb PF not found or SR-IOV failed"
+		exit 1
+	fi
+	vf0=$(vf_bdf "$pf" 0)
+	vf1=$(vf_bdf "$pf" 1)
+}
+
+# vm_two_vfs, then vfmig.ko installed as an operator would and loaded (for the suite wrappers).
+vm_two_vfs_vfmig() {
+	vm_two_vfs
+	diag "PF $pf ($(pf_netdev "$pf")), VF0 $vf0, VF1 $vf1"
+	tap_check module.install install_vfmig
+	tap_check module.modprobe modprobe vfmig
+}
+
 vf_bdf() { # pf index
 	basename "$(readlink "/sys/bus/pci/devices/$1/virtfn$2")"
 }

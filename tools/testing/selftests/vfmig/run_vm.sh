@@ -11,16 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 
 bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
-echo "TAP version 13"
-
 # --- PF and VFs -----------------------------------------------------------------------------
-pf=$(setup_pf 2)
-if [ -z "$pf" ]; then
-	tap_fail setup.pf_with_2_vfs "igb PF not found or SR-IOV failed"
-	exit 1
-fi
-vf0=$(vf_bdf "$pf" 0)
-vf1=$(vf_bdf "$pf" 1)
+vm_two_vfs
 tap_check setup.pf_with_2_vfs test -n "$vf0" -a -n "$vf1"
 diag "PF $pf ($(pf_netdev "$pf")), VF0 $vf0, VF1 $vf1"
 tap_check setup.vfs_unclaimed test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"

@@ -437,22 +437,75 @@ static bool has_vlan(const struct adv_mbx *m, uint16_t vid)
 	return false;
 }
 
-/* A port VLAN set by the administrator: igb NACKs the guest's VLAN filter request. */
-TEST_F_TIMEOUT(mbx, vlan_nack_not_recorded, 120)
+/*
+ * The guest sends a request and waits for the PF's message but has not read its words yet
+ * when the device is saved: the snapshot reads the reply and decides the request (recorded
+ * on ACK, dropped on NACK). Returns the reply, read through the trap after the save.
+ */
+static uint32_t request_unread_then_save(struct __test_metadata *_metadata, struct two *t,
+					 const uint32_t *msg, int words, struct adv_mbx *m)
 {
-	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), 20 };
-	struct two *t = &self->t;
-	struct adv_mbx m;
+	uint32_t none[1];
+
+	ASSERT_EQ(0, vf_mbx_write(&t->vf0, msg, words, VFMIG_MBX_TIMEOUT_MS));
+	/* waits for PFSTS and releases the mailbox, reading no word of the reply */
+	ASSERT_EQ(0, vf_mbx_read(&t->vf0, none, 0, VFMIG_MBX_TIMEOUT_MS));
+	saved_requests(_metadata, t, m);
+	return vf_rd32(&t->vf0, VF_VMBMEM);
+}
+
+/*
+ * VF0's E1000_VF_SET_VLAN add `vid` after the control, with the administrator's port VLAN 10
+ * set first if `port_vlan` (igb then NACKs it). The guest reads the reply before the save (a
+ * trapped read decides the request) or, if `unread`, leaves it unread (the snapshot decides).
+ * Returns the reply; *m is what the saved stream recorded.
+ */
+static uint32_t vlan_request(struct __test_metadata *_metadata, struct two *t, uint32_t vid,
+			     bool port_vlan, bool unread, struct adv_mbx *m)
+{
+	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), vid };
 	uint32_t reply;
 
-	ASSERT_EQ(0, adv_sh("ip link set dev %s vf %d vlan 10", t->pf_if, t->idx0));
+	if (port_vlan)
+		ASSERT_EQ(0, adv_sh("ip link set dev %s vf %d vlan 10", t->pf_if, t->idx0));
 	multicast_acked(_metadata, &t->vf0);
-	reply = adv_mbx_request(&t->vf0, msg, 2);
-	ksft_print_msg("mbx: SET_VLAN add 20 with port VLAN 10: reply 0x%08x\n", reply);
+	if (unread) {
+		reply = request_unread_then_save(_metadata, t, msg, 2, m);
+	} else {
+		reply = adv_mbx_request(&t->vf0, msg, 2);
+		saved_requests(_metadata, t, m);
+	}
+	ksft_print_msg("mbx: SET_VLAN add %u%s%s: reply 0x%08x\n", vid,
+		       port_vlan ? " with port VLAN 10" : ", no port VLAN",
+		       unread ? ", reply unread at the save" : "", reply);
+	return reply;
+}
+
+/* A port VLAN set by the administrator: igb NACKs the guest's VLAN 20, which is not recorded. */
+static void vlan_nack(struct __test_metadata *_metadata, struct two *t, bool unread)
+{
+	struct adv_mbx m;
+	uint32_t reply = vlan_request(_metadata, t, 20, true, unread, &m);
+
 	ASSERT_TRUE(nacked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not NACK: reply 0x%08x", reply);
-	saved_requests(_metadata, t, &m);
 	EXPECT_FALSE(has_vlan(&m, 20)) TH_LOG("the NACKed VLAN 20 is recorded for the target");
 	EXPECT_EQ(0, m.vlan_count);
+}
+
+/* The control: an ACKed VLAN (no port VLAN) is recorded, as the multicast request is. */
+static void vlan_ack(struct __test_metadata *_metadata, struct two *t, bool unread)
+{
+	struct adv_mbx m;
+	uint32_t reply = vlan_request(_metadata, t, 30, false, unread, &m);
+
+	ASSERT_TRUE(acked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not ACK: reply 0x%08x", reply);
+	EXPECT_TRUE(has_vlan(&m, 30)) TH_LOG("the ACKed VLAN 30 is not recorded");
+	EXPECT_EQ(1, m.vlan_count);
+}
+
+TEST_F_TIMEOUT(mbx, vlan_nack_not_recorded, 120)
+{
+	vlan_nack(_metadata, &self->t, false);
 }
 
 /* Unicast promiscuous mode: igb knows only the multicast mode and NACKs it (trust off). */
@@ -473,72 +526,20 @@ TEST_F_TIMEOUT(mbx, promisc_nack_not_recorded, 120)
 	EXPECT_EQ(0, m.promisc);
 }
 
-/* The control: ACKed requests (a VLAN without a port VLAN, multicast) are recorded. */
 TEST_F_TIMEOUT(mbx, ack_recorded, 120)
 {
-	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), 30 };
-	struct two *t = &self->t;
-	struct adv_mbx m;
-	uint32_t reply;
-
-	multicast_acked(_metadata, &t->vf0);
-	reply = adv_mbx_request(&t->vf0, msg, 2);
-	ksft_print_msg("mbx: SET_VLAN add 30, no port VLAN: reply 0x%08x\n", reply);
-	ASSERT_TRUE(acked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not ACK: reply 0x%08x", reply);
-	saved_requests(_metadata, t, &m);
-	EXPECT_TRUE(has_vlan(&m, 30));
-	EXPECT_EQ(1, m.vlan_count);
+	vlan_ack(_metadata, &self->t, false);
 }
 
-/*
- * The guest sends a request and waits for the PF's message but has not read its words yet
- * when the device is saved: the snapshot reads the reply and decides the request (recorded
- * on ACK, dropped on NACK). Returns the reply, read through the trap after the save.
- */
-static uint32_t request_unread_then_save(struct __test_metadata *_metadata, struct two *t,
-					 const uint32_t *msg, int words, struct adv_mbx *m)
-{
-	uint32_t none[1];
-
-	ASSERT_EQ(0, vf_mbx_write(&t->vf0, msg, words, VFMIG_MBX_TIMEOUT_MS));
-	/* waits for PFSTS and releases the mailbox, reading no word of the reply */
-	ASSERT_EQ(0, vf_mbx_read(&t->vf0, none, 0, VFMIG_MBX_TIMEOUT_MS));
-	saved_requests(_metadata, t, m);
-	return vf_rd32(&t->vf0, VF_VMBMEM);
-}
-
-/* The snapshot path of the NACK: a reply left unread does not record the VLAN either. */
+/* The snapshot path: the PF's reply left unread by the guest when the device is saved. */
 TEST_F_TIMEOUT(mbx, vlan_nack_unread_not_recorded, 120)
 {
-	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), 20 };
-	struct two *t = &self->t;
-	struct adv_mbx m;
-	uint32_t reply;
-
-	ASSERT_EQ(0, adv_sh("ip link set dev %s vf %d vlan 10", t->pf_if, t->idx0));
-	multicast_acked(_metadata, &t->vf0);
-	reply = request_unread_then_save(_metadata, t, msg, 2, &m);
-	ksft_print_msg("mbx: SET_VLAN add 20 with port VLAN 10, reply unread at the save: 0x%08x\n",
-		       reply);
-	ASSERT_TRUE(nacked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not NACK: reply 0x%08x", reply);
-	EXPECT_FALSE(has_vlan(&m, 20)) TH_LOG("the NACKed VLAN 20 is recorded for the target");
-	EXPECT_EQ(0, m.vlan_count);
+	vlan_nack(_metadata, &self->t, true);
 }
 
-/* The snapshot path of the ACK: a reply left unread still records the request. */
 TEST_F_TIMEOUT(mbx, ack_unread_recorded, 120)
 {
-	const uint32_t msg[2] = { VF_MSG_SET_VLAN | (1u << 16), 30 };
-	struct two *t = &self->t;
-	struct adv_mbx m;
-	uint32_t reply;
-
-	multicast_acked(_metadata, &t->vf0);
-	reply = request_unread_then_save(_metadata, t, msg, 2, &m);
-	ksft_print_msg("mbx: SET_VLAN add 30, reply unread at the save: 0x%08x\n", reply);
-	ASSERT_TRUE(acked(reply, VF_MSG_SET_VLAN)) TH_LOG("igb did not ACK: reply 0x%08x", reply);
-	EXPECT_TRUE(has_vlan(&m, 30)) TH_LOG("the ACKed VLAN 30, its reply unread, is not recorded");
-	EXPECT_EQ(1, m.vlan_count);
+	vlan_ack(_metadata, &self->t, true);
 }
 
 TEST_HARNESS_MAIN

@@ -40,18 +40,8 @@ e2e_initramfs() { # out
 	rm -rf "$d"
 }
 
-echo "TAP version 13"
-pf=$(setup_pf 2)
-if [ -z "$pf" ]; then
-	tap_fail setup.pf_with_2_vfs "igb PF not found or SR-IOV failed"
-	exit 1
-fi
-vf0=$(vf_bdf "$pf" 0)
-vf1=$(vf_bdf "$pf" 1)
+vm_two_vfs_vfmig
 pfif=$(pf_netdev "$pf")
-diag "PF $pf ($pfif), VF0 $vf0, VF1 $vf1"
-tap_check module.install install_vfmig
-tap_check module.modprobe modprobe vfmig
 e2e_bind() { pci_bind "$vf0" vfmig && pci_bind "$vf1" vfmig; }
 tap_check e2e.vfs_to_vfmig e2e_bind
 ip addr add "$pf_addr/24" dev "$pfif"
