@@ -22,7 +22,7 @@
 #define VFMIG_DMA_SIZE		(1u << 20)
 #define VFMIG_RING_COUNT	32
 #define VFMIG_BUF_SIZE		2048
-#define VFMIG_MBX_TIMEOUT_MS	3000
+#define VFMIG_MBX_TIMEOUT_MS	10000	/* a PF answer; KASAN and a loaded host made 3 s too short */
 #define VFMIG_RX_TIMEOUT_MS	3000
 #define VFMIG_STREAM_MAX	65536		/* bytes of a save stream, at most */
 
