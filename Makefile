@@ -7,6 +7,8 @@
 #   make check-sanitize  the VM tests on the KASAN/lockdep/kmemleak kernel (slow, not in CI)
 #   make demo       boot the test VM and show vfmig driving a VF
 #   make bench      benchmarks (print numbers)
+#   make bench-e2e  end to end with QEMU: vfmig against logging off and hot-unplug (one table)
+#   make check-e2e  the longer end-to-end scenarios (make check runs the short one)
 #   make fuzz       a longer fuzzing run of the state decoder
 #   make soak       the interleaving/race suite alone, long (SOAK_STEPS, SOAK_RACE_SECONDS)
 #   make clean
@@ -20,7 +22,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
 
-.PHONY: all modules clippy kernel clean check check-sanitize demo bench fuzz soak modules_install
+.PHONY: all modules clippy kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install
 
 all: modules
 
@@ -47,6 +49,16 @@ demo:
 
 bench:
 	scripts/bench
+
+bench-e2e:
+	scripts/bench-e2e
+
+# Every end-to-end scenario but make check's and the bench (e2e/e2e_vm.sh): plain, cross-PF,
+# refusal by a vfio-pci target, QEMU's iommufd backend.
+check-e2e: modules
+	rm -rf build/check-e2e && mkdir -p build/check-e2e
+	scripts/vm --igb 2 --name check-e2e --out $(CURDIR)/build/check-e2e --timeout 3600 \
+		-- tools/testing/selftests/vfmig/e2e/e2e_vm.sh plain crosspf refuse iommufd
 
 fuzz:
 	scripts/fuzz $${FUZZ_SECONDS:-600}

@@ -92,6 +92,9 @@ pub(crate) struct VfDevice {
     /// Bumped (under `state`) whenever vfmig itself programs or resets the device (migration
     /// arcs, resets, open/close): a register view read before is stale (`device/dirty.rs`).
     regs_gen: AtomicU64,
+    /// The guest's (the VMM's) accesses of the trapped BAR0 range, reads and writes, since the
+    /// VF was bound: each one is a trap (a KVM exit and a `pread`/`pwrite` with a VMM).
+    trapped: [AtomicU64; 2],
 }
 
 /// The mutable part of a [`VfDevice`].
@@ -222,6 +225,7 @@ impl VfDevice {
                 reset_pending <- new_spinlock!(false, "VfDevice::reset_pending"),
                 dirty <- new_mutex!(None, "VfDevice::dirty"),
                 regs_gen: AtomicU64::new(0),
+                trapped: [AtomicU64::new(0), AtomicU64::new(0)],
             }),
             GFP_KERNEL,
         )
@@ -317,6 +321,14 @@ impl VfDevice {
             seq_print!(m, "restores: {}\n", stats.restores);
             seq_print!(m, "bytes_restored: {}\n", stats.bytes_restored);
             seq_print!(m, "restore_ns: {}\n", stats.restore_ns);
+            seq_print!(m, "restores_armed: {}\n", stats.restores_armed);
+            seq_print!(m, "arm_ns: {}\n", stats.arm_ns);
+            seq_print!(
+                m,
+                "trapped_reads: {}\ntrapped_writes: {}\n",
+                self.trapped[0].load(Ordering::Relaxed),
+                self.trapped[1].load(Ordering::Relaxed)
+            );
         }
         self.show_dirty(m);
     }

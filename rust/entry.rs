@@ -271,10 +271,13 @@ unsafe extern "C" fn vfmig_rs_mig_unread(rs: *mut c_void, gen: u64, start: usize
 ///
 /// # Safety
 ///
-/// `rs` as for [`vfmig_rs_mig_read`]; `buf` is a kernel buffer valid for reads of `len` bytes.
+/// `rs` as for [`vfmig_rs_mig_read`]; `vdev` is the device's core device, open (its data fd is
+/// not disabled) for the duration of the call; `buf` is a kernel buffer valid for reads of
+/// `len` bytes.
 #[no_mangle]
 unsafe extern "C" fn vfmig_rs_mig_write(
     rs: *mut c_void,
+    vdev: *mut c_void,
     gen: u64,
     buf: *const u8,
     len: usize,
@@ -284,7 +287,9 @@ unsafe extern "C" fn vfmig_rs_mig_write(
     // SAFETY: The caller guarantees `buf` is valid for reads of `len` bytes, not written during
     // the call.
     let data = unsafe { core::slice::from_raw_parts(buf, len) };
-    match dev.mig_write_chunk(gen, data) {
+    // SAFETY: The caller guarantees `vdev` is live for the duration of this call.
+    let core = unsafe { CoreDevice::from_raw(vdev) };
+    match dev.mig_write_chunk(&core, gen, data) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -510,7 +510,7 @@ mod resume_tests {
             }
         }
         Ok(match rd.final_state(&igb::PROVIDER) {
-            Ok(st) => Ok(st.rx[0].tail),
+            Ok((st, _)) => Ok(st.rx[0].tail),
             Err(e) => Err(e.to_errno()),
         })
     }
@@ -530,9 +530,33 @@ mod resume_tests {
             Some(-EBADMSG)
         );
         rd.feed(&fin[cut..], &igb::PROVIDER)?;
-        assert_eq!(rd.final_state(&igb::PROVIDER)?.rx[0].tail, 9);
+        assert_eq!(rd.final_state(&igb::PROVIDER)?.0.rx[0].tail, 9);
         // Asking again gives the same state.
-        assert_eq!(rd.final_state(&igb::PROVIDER)?.rx[0].tail, 9);
+        assert_eq!(rd.final_state(&igb::PROVIDER)?.0.rx[0].tail, 9);
+        Ok(())
+    }
+
+    #[test]
+    fn the_first_precopy_stream_is_taken_once() -> Result {
+        // The pre-copy data arms the VF once a transfer, as soon as it is complete; a transfer
+        // that ends there is still truncated, and the final stream is loaded as always.
+        let pre = stream(5, true, identity())?;
+        let fin = stream(9, false, identity())?;
+        let mut rd = ResumeData::new(expect())?;
+        rd.feed(&pre[..pre.len() - 1], &igb::PROVIDER)?;
+        assert!(rd.take_precopy().is_none());
+        rd.feed(&pre[pre.len() - 1..], &igb::PROVIDER)?;
+        assert_eq!(rd.take_precopy().map(|st| st.rx[0].tail), Some(5));
+        assert!(rd.take_precopy().is_none());
+        assert_eq!(
+            rd.final_state(&igb::PROVIDER).err().map(|e| e.to_errno()),
+            Some(-EBADMSG)
+        );
+        rd.feed(&pre, &igb::PROVIDER)?;
+        assert!(rd.take_precopy().is_none());
+        rd.feed(&fin, &igb::PROVIDER)?;
+        let (st, armed) = rd.final_state(&igb::PROVIDER)?;
+        assert_eq!((st.rx[0].tail, armed.is_none()), (9, true));
         Ok(())
     }
 

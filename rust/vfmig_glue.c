@@ -590,7 +590,8 @@ static ssize_t vfmig_mig_write(struct file *filp, const char __user *buf, size_t
 		if (migf->disabled)
 			ret = -ENODEV;
 		else
-			ret = vfmig_rs_mig_write(migf->vmdev->rs, migf->gen, kbuf, n);
+			ret = vfmig_rs_mig_write(migf->vmdev->rs, &migf->vmdev->core, migf->gen,
+						 kbuf, n);
 		mutex_unlock(&migf->lock);
 		if (ret)
 			break;

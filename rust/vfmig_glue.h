@@ -125,11 +125,12 @@ int vfmig_rs_mig_data_size(void *rs, struct vfio_pci_core_device *vdev, u64 *len
  * One step of a data fd's read or write, on a kernel buffer (the C shell copies to and from
  * userspace with no lock held): read returns the bytes copied into @buf (0 at the end,
  * -ENOMSG: PRE_COPY initial data all read) and their stream position in *@start, which
- * vfmig_rs_mig_unread() gives back if they did not reach userspace; write returns 0 or -errno.
+ * vfmig_rs_mig_unread() gives back if they did not reach userspace; write returns 0 or -errno
+ * (@vdev, the open core device, for a write that arms the VF with pre-copy data).
  */
 ssize_t vfmig_rs_mig_read(void *rs, u64 gen, u8 *buf, size_t len, size_t *start);
 void vfmig_rs_mig_unread(void *rs, u64 gen, size_t start);
-int vfmig_rs_mig_write(void *rs, u64 gen, const u8 *buf, size_t len);
+int vfmig_rs_mig_write(void *rs, void *vdev, u64 gen, const u8 *buf, size_t len);
 /* VFIO_MIG_GET_PRECOPY_INFO of a data fd: -EINVAL outside PRE_COPY/PRE_COPY_P2P. */
 int vfmig_rs_mig_precopy_info(void *rs, u64 gen, u64 *initial, u64 *dirty);
 /* reset_done PCI error handler; may run with the core's memory_lock held for writing. */

@@ -135,10 +135,17 @@ impl SaveData {
 pub(crate) struct ResumeData {
     dec: KBox<Decoder>,
     staging: KBox<NicVfState>,
-    /// The last complete stream received before the one in `dec` (a resume transfer is one or
-    /// more complete streams back to back, e.g. PRE_COPY's initial data, then the final
-    /// state), and whether it was marked as pre-copy data.
+    /// The last complete stream received (a resume transfer is one or more complete streams
+    /// back to back, e.g. PRE_COPY's initial data, then the final state), and whether it was
+    /// marked as pre-copy data.
     last: Option<(KBox<NicVfState>, bool)>,
+    /// The pre-copy initial data the VF's PF side was armed with ([`Provider::arm`]), for the
+    /// final restore to compare with.
+    ///
+    /// [`Provider::arm`]: crate::provider::Provider::arm
+    armed: Option<KBox<NicVfState>>,
+    /// Whether this transfer's pre-copy data was already taken for arming (once a transfer).
+    arm_taken: bool,
 }
 
 impl ResumeData {
@@ -148,6 +155,8 @@ impl ResumeData {
             dec: KBox::new(Decoder::new(Some(expect)), GFP_KERNEL)?,
             staging: KBox::new(NicVfState::EMPTY, GFP_KERNEL)?,
             last: None,
+            armed: None,
+            arm_taken: false,
         })
     }
 
@@ -167,15 +176,33 @@ impl ResumeData {
             self.dec.write(now, &mut sink).map_err(stream_err)?;
             data = later;
         }
+        if self.dec.is_complete() {
+            self.rotate(fmt)?;
+        }
         Ok(())
     }
 
+    /// The first complete pre-copy stream of this transfer, if it is the last one received and
+    /// none was taken before: taken out of the transfer, to arm the VF with. The transfer then
+    /// has no complete stream, which is what a pre-copy stream counts as at its end anyway
+    /// ([`ResumeData::final_state`]: `EBADMSG`).
+    pub(crate) fn take_precopy(&mut self) -> Option<KBox<NicVfState>> {
+        if self.arm_taken || !matches!(self.last, Some((_, true))) {
+            return None;
+        }
+        self.arm_taken = true;
+        self.last.take().map(|(state, _)| state)
+    }
+
     /// The end of the transfer (RESUMING -> STOP): the state to load, the last complete
-    /// stream. A partial stream after it, no stream at all, or a last stream flagged as
-    /// pre-copy initial data is a truncated transfer (`EBADMSG`); other stream errors give
-    /// their errno. A truncated transfer leaves the transfer as it was: more data may follow
-    /// and the end be tried again.
-    pub(crate) fn final_state(&mut self, fmt: &'static dyn nic::Provider) -> Result<&NicVfState> {
+    /// stream, and the pre-copy data the VF was armed with, if it was. A partial stream after
+    /// it, no stream at all, or a last stream flagged as pre-copy initial data is a truncated
+    /// transfer (`EBADMSG`); other stream errors give their errno. A truncated transfer leaves
+    /// the transfer as it was: more data may follow and the end be tried again.
+    pub(crate) fn final_state(
+        &mut self,
+        fmt: &'static dyn nic::Provider,
+    ) -> Result<(&NicVfState, Option<&NicVfState>)> {
         if let Some(e) = self.dec.error() {
             return Err(stream_err(e));
         }
@@ -186,7 +213,7 @@ impl ResumeData {
             self.rotate(fmt)?;
         }
         match &self.last {
-            Some((state, false)) => Ok(state),
+            Some((state, false)) => Ok((state, self.armed.as_deref())),
             _ => Err(EBADMSG),
         }
     }
@@ -227,10 +254,15 @@ pub(super) struct MigStats {
     /// Duration of the last restore (RESUMING -> STOP: validation, the PF-side check and
     /// programming the VF), in ns.
     pub(super) restore_ns: i64,
+    /// Duration of the last arming from pre-copy data (the PF handshake done during
+    /// RESUMING, see [`VfDevice::arm`]), in ns.
+    pub(super) arm_ns: i64,
     /// Completed saves and restores.
     pub(super) saves: u64,
     /// See `saves`.
     pub(super) restores: u64,
+    /// Restores whose PF side was done before the final data, from the pre-copy data.
+    pub(super) restores_armed: u64,
 }
 
 /// The migration state of one VF (under [`VfDevice`]'s `state` lock).
@@ -263,8 +295,10 @@ impl Migration {
                 bytes_restored: 0,
                 save_ns: 0,
                 restore_ns: 0,
+                arm_ns: 0,
                 saves: 0,
                 restores: 0,
+                restores_armed: 0,
             },
         }
     }
@@ -617,7 +651,7 @@ impl VfDevice {
         // Userspace can repeat a refused restore at will: its messages are ratelimited.
         let log = core.log_allowed();
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
-        let staging = resume.final_state(fmt).inspect_err(|e| {
+        let (staging, armed) = resume.final_state(fmt).inspect_err(|e| {
             if !log {
                 return;
             }
@@ -631,24 +665,31 @@ impl VfDevice {
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = self.arc_access(core)?;
         let mut q = QueueCtl::default();
-        if let Err(e) = self.provider.restore(bar0, staging, &mut st.shadow, &mut q) {
-            // Partly programmed: leave the VF as a reset leaves it.
-            if log {
-                pr_warn!(
-                    "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
-                    self.bdf(),
-                    e
-                );
+        let restored = self
+            .provider
+            .restore(bar0, staging, armed, &mut st.shadow, &mut q);
+        let armed_held = match restored {
+            Ok(held) => held,
+            Err(e) => {
+                // Partly programmed: leave the VF as a reset leaves it.
+                if log {
+                    pr_warn!(
+                        "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
+                        self.bdf(),
+                        e
+                    );
+                }
+                self.provider.shadow_reset(&mut st.shadow);
+                return match self.provider.reset(bar0) {
+                    Ok(()) => Err(Failed::Kept(e)),
+                    Err(_) => Err(Failed::Lost(e)),
+                };
             }
-            self.provider.shadow_reset(&mut st.shadow);
-            return match self.provider.reset(bar0) {
-                Ok(()) => Err(Failed::Kept(e)),
-                Err(_) => Err(Failed::Lost(e)),
-            };
-        }
+        };
         st.mig.queues = Some(q);
         st.mig.drop_data();
         st.mig.stats.restores += 1;
+        st.mig.stats.restores_armed += u64::from(armed_held);
         st.mig.stats.restore_ns = t0.elapsed().as_nanos();
         Ok(None)
     }
@@ -815,16 +856,57 @@ impl VfDevice {
 
     /// One step of a `write()` of the data fd of generation `gen`: feeds `data` (copied from
     /// userspace by the C shell, without any lock held) to the decoder; a stream error is
-    /// returned at once (and again by every later write and by RESUMING -> STOP).
-    pub(crate) fn mig_write_chunk(&self, gen: u64, data: &[u8]) -> Result {
-        let mut st = self.lock();
+    /// returned at once (and again by every later write and by RESUMING -> STOP). The first
+    /// pre-copy stream of the transfer, once complete and valid, arms the VF
+    /// ([`VfDevice::arm`]).
+    pub(crate) fn mig_write_chunk(&self, core: &CoreDevice<'_>, gen: u64, data: &[u8]) -> Result {
+        let mut guard = self.lock();
+        let st = &mut *guard;
         if gen == 0 || st.mig.live_gen() != gen {
             return Err(ENODEV);
         }
         let fmt = self.provider.format();
-        st.mig.resume.as_mut().ok_or(ENODEV)?.feed(data, fmt)?;
+        let resume = st.mig.resume.as_mut().ok_or(ENODEV)?;
+        resume.feed(data, fmt)?;
         st.mig.stats.bytes_restored += data.len() as u64;
+        if let Some(pre) = resume.take_precopy() {
+            self.arm(st, core, pre);
+        }
         Ok(())
+    }
+
+    /// RESUMING, the pre-copy initial data `pre` complete and valid: does now, while the
+    /// source still runs, the part of the restore that waits for the PF (its handshake through
+    /// the VF's mailbox, [`Provider::arm`]), so that the final restore, during the guest's
+    /// downtime, only checks that it still holds. The PF administrator settings are not
+    /// looked at here: nothing of them is set, and RESUMING -> STOP checks them as always.
+    /// A failure only means the final restore does the whole work: it is not the write's.
+    ///
+    /// [`Provider::arm`]: crate::provider::Provider::arm
+    fn arm(&self, st: &mut DevState, core: &CoreDevice<'_>, pre: KBox<NicVfState>) {
+        let t0 = Instant::<Monotonic>::now();
+        let res = match (st.bar0.as_ref(), self.arc_access(core)) {
+            (Some(bar0), Ok(_mem)) => self.provider.arm(bar0, &pre),
+            (None, _) => Err(ENODEV),
+            (_, Err(e)) => Err(e),
+        };
+        match res {
+            Ok(()) => {
+                st.mig.stats.arm_ns = t0.elapsed().as_nanos();
+                if let Some(resume) = st.mig.resume.as_mut() {
+                    resume.armed = Some(pre);
+                }
+            }
+            Err(e) => {
+                if core.log_allowed() {
+                    pr_info!(
+                        "{}: restore: arming from the pre-copy data failed ({:?}): the final restore does all\n",
+                        self.bdf(),
+                        e
+                    );
+                }
+            }
+        }
     }
 }
 

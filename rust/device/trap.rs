@@ -34,6 +34,7 @@ impl VfDevice {
         val: u32,
     ) -> Result {
         self.check_trapped(off, size)?;
+        self.trapped[1].fetch_add(1, Ordering::Relaxed);
         if self.provider.dma_register(off & !3) {
             return self.logged_write(core, off, size, val);
         }
@@ -94,6 +95,7 @@ impl VfDevice {
     /// through the provider's shadows.
     pub(crate) fn trap_read(&self, core: &CoreDevice<'_>, off: u32, size: u32) -> Result<u32> {
         self.check_trapped(off, size)?;
+        self.trapped[0].fetch_add(1, Ordering::Relaxed);
         let mut guard = self.lock();
         let _mem = core.mem_access()?;
         guard.settle_reset();

@@ -147,9 +147,10 @@ impl Provider for Igb82576Vf {
         &self,
         bar: &BarMapping,
         st: &NicVfState,
+        armed: Option<&NicVfState>,
         sh: &mut Shadow,
         ctl: &mut QueueCtl,
-    ) -> Result {
+    ) -> Result<bool> {
         let io = bar.io::<BAR0_SIZE>()?;
         // The decoder checked the counts (`igb::PROVIDER.check_state`): two queues each way,
         // NUM_VECTORS vectors, MAILBOX_DWORDS dwords.
@@ -164,37 +165,18 @@ impl Provider for Igb82576Vf {
         };
         // First the PF side of the VF (igb-migration.rst, "PF-side state and the mailbox"), the
         // part the PF may refuse (an administrator MAC on the target refuses another one), so
-        // that a refusal leaves the VF's registers as they were: every VF reset or FLR makes
-        // igb forget a guest-chosen MAC and keep the VF's Rx/Tx (VFRE/VFTE) off until the VF
-        // sends E1000_VF_RESET. The queues are disabled and the guest is not running
-        // (RESUMING -> STOP), so nobody else uses the mailbox: send the reset message, then the
-        // saved MAC, as the guest's driver did at probe, then what the guest asked of the PF
-        // besides its MAC (only what the source's PF ACKed), as the guest asked it; the PF
-        // judges each one. The conversation overwrites the mailbox memory: on a refusal it is
-        // put back as it was.
-        let requests = st
-            .private()
-            .iter()
-            .find(|b| b.ty == igb::SECTION_IGB_MBX)
-            .map(mbx_requests)
-            .unwrap_or_default();
-        if let Some(pf) = &st.pf {
-            let mut before = [0u32; igb::MBX_MSG_DWORDS];
-            for (n, w) in before.iter_mut().enumerate() {
-                *w = io
-                    .try_read(regs::VMBMEM::try_at(n).ok_or(EINVAL)?)?
-                    .into_raw();
-            }
-            if let Err(e) = pf_handshake(io, &pf.mac).and_then(|()| replay_requests(io, &requests))
-            {
-                for (n, w) in before.iter().enumerate() {
-                    io.try_write(
-                        regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
-                        regs::VMBMEM::from(*w),
-                    )?;
-                }
-                return Err(e);
-            }
+        // that a refusal leaves the VF's registers as they were. If the pre-copy data armed it
+        // (`arm`) with the same MAC and requests, and the PF has said nothing since (no reset,
+        // no message: the mailbox status shows neither), it holds and is not redone.
+        let armed_held = armed.is_some_and(|a| pf_side_key(a) == pf_side_key(st)) && {
+            let v = io.read(regs::V2PMAILBOX).into_raw();
+            v & (regs::V2PMAILBOX::RSTI_MASK
+                | regs::V2PMAILBOX::RSTD_MASK
+                | regs::V2PMAILBOX::PFSTS_MASK)
+                == 0
+        };
+        if !armed_held {
+            with_mbx_mem_kept_on_error(io, || pf_side(io, st))?;
         }
         // Then the VF's own registers, every queue disabled.
         *ctl = QueueCtl::default();
@@ -223,7 +205,7 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::IVAR0] = ivar0;
         sh.words[sh_idx::IVAR_MISC] = ivar_misc;
         ctl.kick = irq.enabled;
-        keep_mbx_requests(sh, &requests);
+        keep_mbx_requests(sh, &state_requests(st));
         // Nothing the target's guest sent is waiting for an answer.
         sh.words[sh_idx::MBX_PENDING] = 0;
         // Then the mailbox memory the guest left (the handshake overwrote it).
@@ -244,7 +226,17 @@ impl Provider for Igb82576Vf {
         }
         // The administrator settings in `st.pf` are the host's: checked against the target's
         // by the migration code before this, never set.
-        Ok(())
+        Ok(armed_held)
+    }
+
+    fn arm(&self, bar: &BarMapping, st: &NicVfState) -> Result {
+        let io = bar.io::<BAR0_SIZE>()?;
+        // The conversation overwrites the mailbox memory: put back in any case, the VF's own
+        // registers are the final restore's.
+        let before = mbx_mem(io)?;
+        let res = pf_side(io, st);
+        put_mbx_mem(io, &before)?;
+        res
     }
 
     fn reset(&self, bar: &BarMapping) -> Result {
@@ -685,6 +677,68 @@ fn words_mac(msg: &[u32; regs::msg::MAC_MSG_DWORDS]) -> [u8; 6] {
     let a = msg[1].to_le_bytes();
     let b = msg[2].to_le_bytes();
     [a[0], a[1], a[2], a[3], b[0], b[1]]
+}
+
+/// What of a state the PF side of the VF is made from ([`pf_side`]): the MAC and the guest's
+/// recorded requests.
+fn pf_side_key(st: &NicVfState) -> (Option<[u8; 6]>, igb::MbxRequests) {
+    (st.pf.as_ref().map(|pf| pf.mac), state_requests(st))
+}
+
+/// The guest's recorded mailbox requests in a state (none if it has no such section).
+fn state_requests(st: &NicVfState) -> igb::MbxRequests {
+    st.private()
+        .iter()
+        .find(|b| b.ty == igb::SECTION_IGB_MBX)
+        .map(mbx_requests)
+        .unwrap_or_default()
+}
+
+/// The PF side of the VF for `st` (igb-migration.rst, "PF-side state and the mailbox"): every
+/// VF reset or FLR makes igb forget a guest-chosen MAC and keep the VF's Rx/Tx (VFRE/VFTE) off
+/// until the VF sends E1000_VF_RESET. The queues are disabled and the guest is not running
+/// (RESUMING), so nobody else uses the mailbox: send the reset message, then the saved MAC, as
+/// the guest's driver did at probe, then what the guest asked of the PF besides its MAC (only
+/// what the source's PF ACKed), as the guest asked it; the PF judges each one. Nothing to do
+/// for a state without the PF section. Overwrites the mailbox memory.
+fn pf_side(io: Bar0<'_>, st: &NicVfState) -> Result {
+    let Some(pf) = &st.pf else {
+        return Ok(());
+    };
+    pf_handshake(io, &pf.mac)?;
+    replay_requests(io, &state_requests(st))
+}
+
+/// The mailbox memory (VMBMEM).
+fn mbx_mem(io: Bar0<'_>) -> Result<[u32; igb::MBX_MSG_DWORDS]> {
+    let mut mem = [0u32; igb::MBX_MSG_DWORDS];
+    for (n, w) in mem.iter_mut().enumerate() {
+        *w = io
+            .try_read(regs::VMBMEM::try_at(n).ok_or(EINVAL)?)?
+            .into_raw();
+    }
+    Ok(mem)
+}
+
+/// Writes the mailbox memory (VMBMEM).
+fn put_mbx_mem(io: Bar0<'_>, mem: &[u32; igb::MBX_MSG_DWORDS]) -> Result {
+    for (n, w) in mem.iter().enumerate() {
+        io.try_write(
+            regs::VMBMEM::try_at(n).ok_or(EINVAL)?,
+            regs::VMBMEM::from(*w),
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs `f`, which overwrites the mailbox memory; if it fails, puts the memory back as it was.
+fn with_mbx_mem_kept_on_error(io: Bar0<'_>, f: impl FnOnce() -> Result) -> Result {
+    let before = mbx_mem(io)?;
+    if let Err(e) = f() {
+        put_mbx_mem(io, &before)?;
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Rebuilds the PF's view of the VF from the kernel, through the VF's own mailbox: the reset

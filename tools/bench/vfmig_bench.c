@@ -13,10 +13,17 @@
  *   mailbox reset handshake):
  *   - the P2P quiesce arc RUNNING -> RUNNING_P2P alone;
  *   - save: RUNNING -> RUNNING_P2P -> STOP -> STOP_COPY and reading the whole stream;
- *   - restore: STOP -> RESUMING, writing the stream, RESUMING -> STOP -> RUNNING_P2P -> RUNNING.
+ *   - restore: STOP -> RESUMING, writing the stream, RESUMING -> STOP -> RUNNING_P2P -> RUNNING;
+ *   - the switchover after a pre-copy, as a VMM makes it: the source in PRE_COPY hands out its
+ *     initial data, which the target (RESUMING) is written before the switchover, as in a
+ *     live migration (this arms the target: "arm"); then the source's part of the switchover
+ *     (PRE_COPY -> PRE_COPY_P2P -> STOP_COPY and reading the final stream) and the target's
+ *     (writing the final stream, RESUMING -> STOP -> RUNNING_P2P -> RUNNING), which is guest
+ *     downtime too.
  * Prints median and p99 in microseconds. Under TCG the absolute numbers are those of an
  * emulated machine; compare runs, not against hardware.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,17 +66,19 @@ static void report(const char *name, double *v, int n)
 static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if)
 {
 	static double tp[MIG_CYCLES], ts[MIG_CYCLES], tr[MIG_CYCLES];
+	static double ta[MIG_CYCLES], tss[MIG_CYCLES], tsr[MIG_CYCLES];
 	struct vf_container c = { .fd = -1 };
 	struct vf_dev vf0 = { .device_fd = -1 }, vf1 = { .device_fd = -1 };
 	struct vf_dma dma = { 0 };
 	struct vf_ring rx, tx;
-	uint8_t *stream = malloc(VFMIG_STREAM_MAX);
+	uint8_t *stream = malloc(VFMIG_STREAM_MAX), *pre = malloc(VFMIG_STREAM_MAX);
+	ssize_t pre_len = 0, fin_len = 0;
 	uint64_t flags = 0;
 	ssize_t len = 0, first_len = -1;
-	int i, ret = 0, fd, d0, d1;
+	int i, ret = 0, fd, fd1, d0, d1;
 	char label[80];
 
-	CHECK(stream, "malloc");
+	CHECK(stream && pre, "malloc");
 	(void)pf_if;	/* the PF netdev must be up for the handshake; no frames are sent here */
 	CHECK(!vf_container_open(&c), "container");
 	CHECK(!vf_open(&c, bdf0, &vf0), "open %s", bdf0);
@@ -122,6 +131,35 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 		close(fd);
 		/* VF1 back to STOP: it and VF0 share the rings, only one may run them */
 		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "VF1 RUNNING -> STOP");
+
+		/* the switchover after a pre-copy: the initial data first, while the source runs */
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_PRE_COPY, &fd) && fd >= 0, "-> PRE_COPY");
+		pre_len = read(fd, pre, VFMIG_STREAM_MAX);
+		CHECK(pre_len > 40, "read initial data: %zd", pre_len);
+		CHECK(read(fd, stream, VFMIG_STREAM_MAX) < 0 && errno == ENOMSG,
+		      "initial data not all read at once");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RESUMING, &fd1) && fd1 >= 0, "STOP -> RESUMING");
+		t0 = vfmig_now_us();
+		CHECK(!mig_write_stream(fd1, pre, pre_len, NULL, 0), "write initial data");
+		ta[i] = vfmig_now_us() - t0;
+		/* the source's part of the switchover */
+		t0 = vfmig_now_us();
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_PRE_COPY_P2P, NULL), "-> PRE_COPY_P2P");
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_STOP_COPY, NULL), "-> STOP_COPY");
+		fin_len = mig_read_stream(fd, stream, VFMIG_STREAM_MAX, VFMIG_STREAM_MAX);
+		tss[i] = vfmig_now_us() - t0;
+		CHECK(fin_len > 40, "read final stream: %zd", fin_len);
+		close(fd);
+		/* the target's part */
+		t0 = vfmig_now_us();
+		CHECK(!mig_write_stream(fd1, stream, fin_len, NULL, 0), "write final stream");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "RESUMING -> STOP");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), "STOP -> RUNNING_P2P");
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_RUNNING, NULL), "RUNNING_P2P -> RUNNING");
+		tsr[i] = vfmig_now_us() - t0;
+		close(fd1);
+		CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "VF1 RUNNING -> STOP");
+		CHECK(!mig_set(d0, VFIO_DEVICE_STATE_RUNNING, NULL), "STOP_COPY -> RUNNING");
 	}
 	report("P2P quiesce: RUNNING -> RUNNING_P2P", tp, MIG_CYCLES);
 	snprintf(label, sizeof(label), "save: -> STOP_COPY + read %zd B stream", len);
@@ -129,6 +167,15 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 	snprintf(label, sizeof(label), "restore: RESUMING, write %zd B, -> RUNNING", len);
 	report(label, tr, MIG_CYCLES);
 	printf("  %-44s %10zd bytes\n", "state size (VF0 save stream)", len);
+	report("pre-copy: write initial data (arms VF1)", ta, MIG_CYCLES);
+	snprintf(label, sizeof(label), "switchover, source: -> STOP_COPY + read %zd B", fin_len);
+	report(label, tss, MIG_CYCLES);
+	snprintf(label, sizeof(label), "switchover, target: write %zd B, -> RUNNING", fin_len);
+	report(label, tsr, MIG_CYCLES);
+	qsort(tss, MIG_CYCLES, sizeof(*tss), cmp);
+	qsort(tsr, MIG_CYCLES, sizeof(*tsr), cmp);
+	printf("  %-44s %10.2f\n", "switchover target/source (medians)",
+	       tsr[(MIG_CYCLES - 1) / 2] / tss[(MIG_CYCLES - 1) / 2]);
 out:
 	if (vf0.device_fd >= 0) {
 		mig_set(vf0.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL);
@@ -144,6 +191,7 @@ out:
 	if (c.fd >= 0)
 		vf_container_close(&c);
 	free(stream);
+	free(pre);
 	return ret;
 }
 

@@ -513,6 +513,25 @@ static bool same_text(struct __test_metadata *_metadata, const char *what, const
 	return false;
 }
 
+/* The number after "KEY: " in vfmig's debugfs state file of `bdf`, or -1. */
+static long state_num(const char *bdf, const char *key)
+{
+	char path[128], *text, *p;
+	size_t klen = strlen(key);
+	long v = -1;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
+	text = slurp(path);
+	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
+			v = strtol(p + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	free(text);
+	return v;
+}
+
 /* The PF netdev VF1 (VFMIG_BDF2) belongs to: VFMIG_PF2_IF in the cross-PF run. */
 static const char *target_pf_if(void)
 {
@@ -870,6 +889,9 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 	struct vf_queue_regs rx0, rx1;
 	uint64_t size = 0, size_read = 0, initial;
 	int others = 0, werr = 0, fd, fd2;
+	long armed0;
+	char *regs0, *regs1;
+	uint8_t mac[6];
 	ssize_t plen, flen;
 
 	ASSERT_NE(NULL, pre);
@@ -948,15 +970,36 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 	close(fd);
 	ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP, NULL));
 
-	/* A transfer of the initial data alone is a truncated one: refused (EBADMSG), VF1
-	 * untouched and still RESUMING; the final stream written after it on the same fd
-	 * completes the transfer. */
-	fd = refused_restore(_metadata, self, "initial data alone", pre, plen, EBADMSG);
+	/* The initial data arms VF1 as soon as it is written: the PF's side of VF1 (its reset
+	 * handshake and the source's MAC, through VF1's mailbox) is done then, not in the guest's
+	 * downtime, and VF1's own registers are left as they were. A transfer of the initial data
+	 * alone is a truncated one: refused (EBADMSG), VF1 still RESUMING and its registers
+	 * untouched; the final stream written after it on the same fd completes the transfer
+	 * without redoing the PF side. */
+	armed0 = state_num(self->vf1.bdf, "restores_armed");
+	ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(target_pf_if(), vfmig_vf_index(self->vf1.bdf), mac));
+	ASSERT_NE(0, memcmp(mac, self->vf0.mac, 6)) TH_LOG("VF1 has VF0's MAC before the restore");
+	regs0 = regs_dump(self->vf1.bdf);
+	ASSERT_NE(NULL, regs0);
+	ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RESUMING, &fd));
 	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, mig_write_stream(fd, pre, plen, odd_chunks, N_ODD));
+	ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(target_pf_if(), vfmig_vf_index(self->vf1.bdf), mac));
+	EXPECT_EQ(0, memcmp(mac, self->vf0.mac, 6))
+		TH_LOG("the PF does not see VF0's MAC on VF1 after the initial data: not armed");
+	EXPECT_EQ(-EBADMSG, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_STOP, NULL));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RESUMING, mig_get(self->vf1.device_fd));
+	regs1 = regs_dump(self->vf1.bdf);
+	ASSERT_NE(NULL, regs1);
+	EXPECT_TRUE(same_text(_metadata, "VF1 regs after the initial data alone", regs0, regs1));
+	free(regs0);
+	free(regs1);
 	EXPECT_EQ(0, mig_write_stream(fd, self->stream, flen, odd_chunks, N_ODD));
 	EXPECT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_STOP, NULL))
 		TH_LOG("the final stream after the refused initial data");
 	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, mig_get(self->vf1.device_fd));
+	EXPECT_EQ(armed0 + 1, state_num(self->vf1.bdf, "restores_armed"))
+		TH_LOG("the final restore redid the PF side armed from the initial data");
 	ASSERT_EQ(0, vf_rx_regs(&self->vf1, &rx1));
 	EXPECT_EQ(rx0.base, rx1.base);
 	close(fd);
@@ -986,6 +1029,102 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 	vf_tx_detach(&self->vf1);
 	free(pre);
 	free(all);
+}
+
+/*
+ * (d2) The PF side armed from the initial data is redone by the final restore wherever it no
+ * longer holds:
+ *  - the guest asked the PF for more after the initial data was read (a multicast address,
+ *    registered on VF0 in PRE_COPY): the final restore replays it, VF1 receives the address;
+ *  - the target's PF was reset after the arming (`ip link set down/up`: igb turns every VF's
+ *    Rx/Tx off and tells them so): the final restore does the handshake again, VF1 passes
+ *    traffic.
+ * In both, the debugfs count of armed restores does not move; in a plain pre-copy it does
+ * (precopy_transfer).
+ */
+static ssize_t precopy_initial(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+			       uint8_t *pre, int *fd)
+{
+	ssize_t plen;
+
+	EXPECT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_PRE_COPY, fd));
+	if (*fd < 0)
+		return -1;
+	plen = read(*fd, pre, STREAM_MAX);
+	EXPECT_GT(plen, 40);
+	EXPECT_EQ(-1, read(*fd, pre, 1));
+	EXPECT_EQ(ENOMSG, errno);
+	return plen;
+}
+
+static uint32_t mbx_request(struct vf_dev *vf, uint32_t *msg, int words);
+static bool mc_delivered(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+			 struct vf_dev *vf, const uint8_t *mc, uint32_t seq, int *others);
+
+TEST_F_TIMEOUT(mig, precopy_arming_redone, 240)
+{
+	static const uint8_t mc[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfc };
+	uint32_t hash = ((mc[4] >> 4) | ((uint32_t)mc[5] << 4)) & 0xfff;
+	uint32_t msg[2] = { 0x03 | (1u << 16), hash };
+	uint8_t *pre = malloc(STREAM_MAX);
+	const char *tpf = target_pf_if();
+	int others = 0, fd, fd1, round;
+	ssize_t plen, flen;
+	long armed0;
+	char *out;
+
+	ASSERT_NE(NULL, pre);
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(0, ioctl(self->vf1.device_fd, VFIO_DEVICE_RESET));
+		attach_rings(_metadata, self, &self->vf0);
+		if (!round && mc_delivered(_metadata, self, &self->vf0, mc, 2000, &others))
+			SKIP(return, "QEMU's igb delivers unregistered multicast to the VF");
+		plen = precopy_initial(_metadata, self, pre, &fd);
+		ASSERT_GT(plen, 40);
+		armed0 = state_num(self->vf1.bdf, "restores_armed");
+		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RESUMING, &fd1));
+		ASSERT_EQ(0, mig_write_stream(fd1, pre, plen, odd_chunks, N_ODD));
+		if (!round) {
+			/* the guest registers a multicast address while the source runs on */
+			ASSERT_EQ(0x03 | VF_MSG_ACK,
+				  mbx_request(&self->vf0, msg, 2) & (VF_MSG_ACK | 0xffff));
+		} else {
+			/* the target's PF is reset after the arming */
+			out = command_output("ip link set dev %s down && ip link set dev %s up 2>&1",
+					     tpf, tpf);
+			ASSERT_NE(NULL, out) TH_LOG("ip link set dev %s down/up failed", tpf);
+			free(out);
+			ASSERT_EQ(0, vfmig_wait_carrier(tpf, 10000)) TH_LOG("%s: no carrier", tpf);
+		}
+		ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
+		flen = mig_read_stream(fd, self->stream, STREAM_MAX, 4096);
+		ASSERT_GT(flen, 40);
+		close(fd);
+		ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP, NULL));
+		ASSERT_EQ(0, mig_write_stream(fd1, self->stream, flen, NULL, 0));
+		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+		close(fd1);
+		EXPECT_EQ(armed0, state_num(self->vf1.bdf, "restores_armed"))
+			TH_LOG("round %d: the armed PF side was kept though it no longer held", round);
+		memcpy(self->vf1.mac, self->vf0.mac, 6);
+		use_target_pf(_metadata, self);
+		if (!round) {
+			EXPECT_TRUE(mc_delivered(_metadata, self, &self->vf1, mc, 2001, &others))
+				TH_LOG("%s does not receive the multicast address registered on %s after the initial data",
+				       self->vf1.bdf, self->vf0.bdf);
+		} else {
+			exchange(_metadata, self, &self->vf1, 3000, 4, &others, NULL);
+			vf_tx_clean(&self->tx);
+		}
+		vf_rx_detach(&self->vf1);
+		vf_tx_detach(&self->vf1);
+		/* VF0 is the source again for the next round */
+		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_STOP, NULL));
+		ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	}
+	if (others)
+		TH_LOG("%d unrelated frames received", others);
+	free(pre);
 }
 
 /* Sends a mailbox request from `vf` as igbvf does and returns the PF's reply word, or 0. */

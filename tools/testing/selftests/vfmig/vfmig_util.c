@@ -45,6 +45,26 @@ int vfmig_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+int vfmig_wait_carrier(const char *ifname, int timeout_ms)
+{
+	char path[PATH_MAX], c = '0';
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	for (int t = 0; t <= timeout_ms; t += 50) {
+		fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			if (read(fd, &c, 1) != 1)
+				c = '0';
+			close(fd);
+		}
+		if (c == '1')
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -ETIMEDOUT;
+}
+
 int vfmig_netdev_mac(const char *ifname, uint8_t mac[6])
 {
 	char path[PATH_MAX], buf[64];
