@@ -53,12 +53,13 @@ bench:
 bench-e2e:
 	scripts/bench-e2e
 
-# Every end-to-end scenario but make check's and the bench (e2e/e2e_vm.sh): plain, cross-PF,
-# refusal by a vfio-pci target, QEMU's iommufd backend.
+# Every end-to-end scenario but make check's and the bench (e2e/e2e_vm.sh): plain, a guest paused
+# and resumed during the migration, Rx rings wrapping in pre-copy, cross-PF, refusal by a
+# vfio-pci target, QEMU's iommufd backend.
 check-e2e: modules
 	rm -rf build/check-e2e && mkdir -p build/check-e2e
 	scripts/vm --igb 2 --name check-e2e --out $(CURDIR)/build/check-e2e --timeout 3600 \
-		-- tools/testing/selftests/vfmig/e2e/e2e_vm.sh plain crosspf refuse iommufd
+		-- tools/testing/selftests/vfmig/e2e/e2e_vm.sh plain paused ringwrap crosspf refuse iommufd
 
 fuzz:
 	scripts/fuzz $${FUZZ_SECONDS:-600}

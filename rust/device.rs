@@ -323,6 +323,7 @@ impl VfDevice {
             seq_print!(m, "restore_ns: {}\n", stats.restore_ns);
             seq_print!(m, "restores_armed: {}\n", stats.restores_armed);
             seq_print!(m, "arm_ns: {}\n", stats.arm_ns);
+            seq_print!(m, "arm_failures: {}\n", stats.arm_failures);
             seq_print!(
                 m,
                 "trapped_reads: {}\ntrapped_writes: {}\n",

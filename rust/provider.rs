@@ -51,9 +51,10 @@ pub(crate) trait Provider: Sync {
     /// Programs a decoded, validated state into a stopped VF (RESUMING -> STOP): every queue
     /// is left disabled with its registers set, and the queue controls to enable on RUNNING
     /// are returned in `ctl` (written by [`Provider::unquiesce`]). `armed` is the pre-copy
-    /// state [`Provider::arm`] was given, if it succeeded: what of it still holds for `state`
-    /// is not redone. Returns whether the armed PF side held (nothing of it redone). An error
-    /// means the VF may be partly programmed: the caller resets it ([`Provider::reset`]).
+    /// state [`Provider::arm`] was given, if it succeeded and the caller found nothing against
+    /// it: if it still holds for `state`, it is not redone. Every call uses the arming up.
+    /// Returns whether the armed PF side held (nothing of it redone). An error means the VF may
+    /// be partly programmed: the caller resets it ([`Provider::reset`]).
     fn restore(
         &self,
         bar0: &BarMapping,
@@ -67,9 +68,11 @@ pub(crate) trait Provider: Sync {
     /// part of [`Provider::restore`] that waits for others (the PF's side of the VF, through
     /// the VF's mailbox, where the PF driver judges each request), so that the final restore,
     /// in the guest's downtime, only checks that it still holds and programs the registers.
-    /// Leaves the VF's own registers as they were. An error leaves nothing armed: the final
-    /// restore then does the whole work.
-    fn arm(&self, bar0: &BarMapping, state: &nic::NicVfState) -> Result;
+    /// Leaves the VF's own registers as they were; records in `shadow` what it needs to tell
+    /// later whether the arming still holds (a VF reset, a message of the VMM, a PF reset in
+    /// between undo it). An error leaves nothing armed: the final restore then does the whole
+    /// work.
+    fn arm(&self, bar0: &BarMapping, state: &nic::NicVfState, shadow: &mut Shadow) -> Result;
 
     /// Resets the VF through its own BAR (a function-level software reset), leaving it as any
     /// reset leaves it; waits (bounded) for the reset to complete, `ETIMEDOUT` if it does not.

@@ -11,12 +11,15 @@
 //! * RUNNING_P2P <-> STOP: nothing to do (the VF has no peer-to-peer traffic of its own).
 //! * STOP -> STOP_COPY: snapshot + encode once into a buffer that the data fd streams;
 //!   STOP_COPY -> STOP drops it.
-//! * STOP -> RESUMING: a streaming decoder and a staging state; the data fd feeds it;
+//! * STOP -> RESUMING: a streaming decoder and a staging state; the data fd feeds it, and the
+//!   first complete pre-copy stream arms the target ([`VfDevice::arm`]: the PF-side part of
+//!   the restore, done before the downtime);
 //!   RESUMING -> STOP applies the staged state only if the whole stream is valid and the
 //!   source's PF administrator settings match the target's ([`verify_pf`]; they are never
 //!   set from the stream: they are the host's policy, not the stream owner's): the provider
 //!   programs the VF (queues disabled) and rebuilds its PF-side MAC, Rx/Tx enables and the
-//!   guest's requests through the VF's own mailbox, where the PF driver judges each of them.
+//!   guest's requests through the VF's own mailbox, where the PF driver judges each of them
+//!   (unless the arming still holds).
 //!
 //! A failed arc leaves the device in the last state reached, unchanged, wherever the device
 //! was not touched or could be put back ([`Failed::Kept`]; as `mlx5vf_pci_set_device_state`
@@ -32,7 +35,9 @@
 //!    close, are taken under it);
 //! 2. a data file's own `lock` (guards its `disabled` flag, hence the device's life for a
 //!    read/write; set_state and close_device take it under `migf_lock` to disable a stale file;
-//!    read/write hold it across each chunk's call into Rust, never across a user copy);
+//!    read/write hold it across each chunk's call into Rust, never across a user copy; the
+//!    write that arms the target holds it across the mailbox conversation, whose waits are
+//!    bounded);
 //! 3. [`VfDevice`]'s `state` mutex (this module's state, the BAR mapping);
 //! 4. the core's `memory_lock`, read side ([`CoreDevice::mem_access`]);
 //! 5. `reset_pending` (a spinlock, innermost).
@@ -146,6 +151,10 @@ pub(crate) struct ResumeData {
     armed: Option<KBox<NicVfState>>,
     /// Whether this transfer's pre-copy data was already taken for arming (once a transfer).
     arm_taken: bool,
+    /// A state buffer for the next completed stream while `last` has none to give: allocated
+    /// before a write feeds anything, so that a completed stream never fails for memory after
+    /// its bytes were taken.
+    spare: Option<KBox<NicVfState>>,
 }
 
 impl ResumeData {
@@ -157,6 +166,7 @@ impl ResumeData {
             last: None,
             armed: None,
             arm_taken: false,
+            spare: None,
         })
     }
 
@@ -164,6 +174,9 @@ impl ResumeData {
     /// declared end, and is validated as soon as it is complete. A stream error is returned at
     /// once (and again by every later call).
     pub(crate) fn feed(&mut self, mut data: &[u8], fmt: &'static dyn nic::Provider) -> Result {
+        if self.last.is_none() && self.spare.is_none() {
+            self.spare = Some(KBox::new(NicVfState::EMPTY, GFP_KERNEL)?);
+        }
         while !data.is_empty() {
             if self.dec.is_complete() {
                 self.rotate(fmt)?;
@@ -195,14 +208,11 @@ impl ResumeData {
     }
 
     /// The end of the transfer (RESUMING -> STOP): the state to load, the last complete
-    /// stream, and the pre-copy data the VF was armed with, if it was. A partial stream after
-    /// it, no stream at all, or a last stream flagged as pre-copy initial data is a truncated
-    /// transfer (`EBADMSG`); other stream errors give their errno. A truncated transfer leaves
-    /// the transfer as it was: more data may follow and the end be tried again.
-    pub(crate) fn final_state(
-        &mut self,
-        fmt: &'static dyn nic::Provider,
-    ) -> Result<(&NicVfState, Option<&NicVfState>)> {
+    /// stream. A partial stream after it, no stream at all, or a last stream flagged as
+    /// pre-copy initial data is a truncated transfer (`EBADMSG`); other stream errors give
+    /// their errno. A truncated transfer leaves the transfer as it was: more data may follow
+    /// and the end be tried again.
+    pub(crate) fn final_state(&mut self, fmt: &'static dyn nic::Provider) -> Result<&NicVfState> {
         if let Some(e) = self.dec.error() {
             return Err(stream_err(e));
         }
@@ -213,7 +223,7 @@ impl ResumeData {
             self.rotate(fmt)?;
         }
         match &self.last {
-            Some((state, false)) => Ok((state, self.armed.as_deref())),
+            Some((state, false)) => Ok(state),
             _ => Err(EBADMSG),
         }
     }
@@ -224,12 +234,14 @@ impl ResumeData {
         let mut sink = NicSink::new(&mut self.staging, fmt);
         let summary = self.dec.finish(&mut sink).map_err(stream_err)?;
         let precopy = summary.header.flags & HEADER_FLAG_PRECOPY != 0;
-        let next = match self.last.take() {
-            Some((mut b, _)) => {
+        let next = match (self.last.take(), self.spare.take()) {
+            (Some((mut b, _)), spare) => {
+                self.spare = spare;
                 *b = NicVfState::EMPTY;
                 b
             }
-            None => KBox::new(NicVfState::EMPTY, GFP_KERNEL)?,
+            (None, Some(b)) => b,
+            (None, None) => KBox::new(NicVfState::EMPTY, GFP_KERNEL)?,
         };
         let done = core::mem::replace(&mut self.staging, next);
         self.last = Some((done, precopy));
@@ -263,6 +275,8 @@ pub(super) struct MigStats {
     pub(super) restores: u64,
     /// Restores whose PF side was done before the final data, from the pre-copy data.
     pub(super) restores_armed: u64,
+    /// Armings that failed (the final restore then did all).
+    pub(super) arm_failures: u64,
 }
 
 /// The migration state of one VF (under [`VfDevice`]'s `state` lock).
@@ -299,6 +313,7 @@ impl Migration {
                 saves: 0,
                 restores: 0,
                 restores_armed: 0,
+                arm_failures: 0,
             },
         }
     }
@@ -651,7 +666,18 @@ impl VfDevice {
         // Userspace can repeat a refused restore at will: its messages are ratelimited.
         let log = core.log_allowed();
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
-        let (staging, armed) = resume.final_state(fmt).inspect_err(|e| {
+        // Every attempt uses the arming up (a failed one resets the VF, and the PF forgets the
+        // VF on a reset); it counts only if the target's PF still shows the armed MAC (an
+        // administrator may have set another since, which the PF tells the VF nothing of).
+        let target_mac = match pf {
+            Some(Ok(t)) => Some(t.mac),
+            _ => None,
+        };
+        let armed = resume
+            .armed
+            .take()
+            .filter(|a| a.pf.as_ref().map(|p| p.mac) == target_mac);
+        let staging = resume.final_state(fmt).inspect_err(|e| {
             if !log {
                 return;
             }
@@ -667,7 +693,7 @@ impl VfDevice {
         let mut q = QueueCtl::default();
         let restored = self
             .provider
-            .restore(bar0, staging, armed, &mut st.shadow, &mut q);
+            .restore(bar0, staging, armed.as_deref(), &mut st.shadow, &mut q);
         let armed_held = match restored {
             Ok(held) => held,
             Err(e) => {
@@ -886,7 +912,7 @@ impl VfDevice {
     fn arm(&self, st: &mut DevState, core: &CoreDevice<'_>, pre: KBox<NicVfState>) {
         let t0 = Instant::<Monotonic>::now();
         let res = match (st.bar0.as_ref(), self.arc_access(core)) {
-            (Some(bar0), Ok(_mem)) => self.provider.arm(bar0, &pre),
+            (Some(bar0), Ok(_mem)) => self.provider.arm(bar0, &pre, &mut st.shadow),
             (None, _) => Err(ENODEV),
             (_, Err(e)) => Err(e),
         };
@@ -898,6 +924,7 @@ impl VfDevice {
                 }
             }
             Err(e) => {
+                st.mig.stats.arm_failures += 1;
                 if core.log_allowed() {
                     pr_info!(
                         "{}: restore: arming from the pre-copy data failed ({:?}): the final restore does all\n",

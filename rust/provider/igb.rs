@@ -168,13 +168,21 @@ impl Provider for Igb82576Vf {
         // that a refusal leaves the VF's registers as they were. If the pre-copy data armed it
         // (`arm`) with the same MAC and requests, and the PF has said nothing since (no reset,
         // no message: the mailbox status shows neither), it holds and is not redone.
-        let armed_held = armed.is_some_and(|a| pf_side_key(a) == pf_side_key(st)) && {
-            let v = io.read(regs::V2PMAILBOX).into_raw();
-            v & (regs::V2PMAILBOX::RSTI_MASK
-                | regs::V2PMAILBOX::RSTD_MASK
-                | regs::V2PMAILBOX::PFSTS_MASK)
-                == 0
-        };
+        // "Nothing since": no VF reset and no message of the VMM since (`ARMED`, cleared by
+        // both), and no PF reset or PF message: RSTI (live), or RSTD/PFSTS, in the register now
+        // or consumed since the arming by another reader (a snapshot, a trapped read), which
+        // keeps them in the shadow (`MBX_R2C`, cleared by `arm`). Each attempt uses the arming
+        // up: a failed one resets the VF, which the PF answers by forgetting it.
+        let was_armed = core::mem::replace(&mut sh.words[sh_idx::ARMED], 0) == 1;
+        let armed_held = was_armed
+            && armed.is_some_and(|a| pf_side_key(a) == pf_side_key(st))
+            && {
+                let v = io.read(regs::V2PMAILBOX).into_raw() | sh.words[sh_idx::MBX_R2C];
+                v & (regs::V2PMAILBOX::RSTI_MASK
+                    | regs::V2PMAILBOX::RSTD_MASK
+                    | regs::V2PMAILBOX::PFSTS_MASK)
+                    == 0
+            };
         if !armed_held {
             with_mbx_mem_kept_on_error(io, || pf_side(io, st))?;
         }
@@ -229,14 +237,21 @@ impl Provider for Igb82576Vf {
         Ok(armed_held)
     }
 
-    fn arm(&self, bar: &BarMapping, st: &NicVfState) -> Result {
+    fn arm(&self, bar: &BarMapping, st: &NicVfState, sh: &mut Shadow) -> Result {
         let io = bar.io::<BAR0_SIZE>()?;
+        sh.words[sh_idx::ARMED] = 0;
         // The conversation overwrites the mailbox memory: put back in any case, the VF's own
         // registers are the final restore's.
         let before = mbx_mem(io)?;
         let res = pf_side(io, st);
         put_mbx_mem(io, &before)?;
-        res
+        res?;
+        // From here, a PF reset or message the VF's mailbox status shows counts against the
+        // arming (`restore`), whoever reads it first. What was kept for the guest before is
+        // not needed: RESUMING has no guest, and the restore sets it from the stream.
+        sh.words[sh_idx::MBX_R2C] = 0;
+        sh.words[sh_idx::ARMED] = 1;
+        Ok(())
     }
 
     fn reset(&self, bar: &BarMapping) -> Result {
@@ -264,6 +279,7 @@ impl Provider for Igb82576Vf {
         sh.words[sh_idx::IVAR0] = 0;
         sh.words[sh_idx::IVAR_MISC] = 0;
         sh.words[sh_idx::MBX_PENDING] = 0;
+        sh.words[sh_idx::ARMED] = 0;
         sh.block = nic::PrivateBlock::ZERO;
     }
 
@@ -317,6 +333,7 @@ impl Provider for Igb82576Vf {
             r::CTRL if v & regs::CTRL::RST_MASK != 0 => {
                 sh.words[sh_idx::EIMS] = 0;
                 sh.words[sh_idx::MBX_PENDING] = 0;
+                sh.words[sh_idx::ARMED] = 0;
                 sh.block = nic::PrivateBlock::ZERO;
             }
             _ if (r::VMBMEM..r::VMBMEM + 4 * igb::MBX_MSG_DWORDS as u32).contains(&reg) => {
@@ -337,6 +354,8 @@ impl Provider for Igb82576Vf {
                     *d = *s;
                 }
                 sh.words[sh_idx::MBX_PENDING] = 0;
+                // Whatever it asks, the PF's side of the VF may not be what was armed any more.
+                sh.words[sh_idx::ARMED] = 0;
                 if m[0] & 0xffff == regs::msg::VF_RESET {
                     // The PF forgets everything the VF asked for on its reset message.
                     sh.block = nic::PrivateBlock::ZERO;
@@ -1017,6 +1036,9 @@ mod sh_idx {
     pub(super) const STATS: usize = 4;
     /// 1 while the request in `PENDING_MSG` waits for the PF's answer, else 0.
     pub(super) const MBX_PENDING: usize = 9;
+    /// 1 from a successful `arm` until anything may have changed the PF's side of the VF
+    /// since (a VF reset, a message the VMM sent, a restore attempt), else 0.
+    pub(super) const ARMED: usize = 10;
     /// VMBMEM as the guest wrote it (16 words): the message it sends with REQ.
     pub(super) const VMBMEM: usize = 16;
     /// A request the guest sent that the record keeps once the PF ACKs it (16 words).

@@ -1032,15 +1032,18 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 }
 
 /*
- * (d2) The PF side armed from the initial data is redone by the final restore wherever it no
- * longer holds:
- *  - the guest asked the PF for more after the initial data was read (a multicast address,
- *    registered on VF0 in PRE_COPY): the final restore replays it, VF1 receives the address;
- *  - the target's PF was reset after the arming (`ip link set down/up`: igb turns every VF's
- *    Rx/Tx off and tells them so): the final restore does the handshake again, VF1 passes
- *    traffic.
- * In both, the debugfs count of armed restores does not move; in a plain pre-copy it does
- * (precopy_transfer).
+ * (d2) The PF side armed from the initial data (checked each round: the PF shows VF0's MAC on
+ * VF1 right after the initial data is written) is kept by the final restore only while it
+ * holds, and redone otherwise:
+ *  - round 0: the guest asks the PF for more after the initial data was read (a multicast
+ *    address, registered on VF0 in PRE_COPY): replayed, VF1 receives the address;
+ *  - round 1: the target's PF is reset after the arming (`ip link set down/up`: igb turns its
+ *    VFs' Rx/Tx off and says so in their mailboxes), and debugfs regs reads VF1 before the
+ *    final data (taking the mailbox bits that tell of it): redone, VF1 passes traffic;
+ *  - round 2: the VMM resets VF1 through its CTRL register after the arming (the PF forgets
+ *    the VF): redone, VF1 passes traffic;
+ *  - round 3: nothing in between: kept (debugfs restores_armed + 1), VF1 passes traffic.
+ * Rounds that redo leave restores_armed as it was.
  */
 static ssize_t precopy_initial(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 			       uint8_t *pre, int *fd)
@@ -1061,40 +1064,52 @@ static uint32_t mbx_request(struct vf_dev *vf, uint32_t *msg, int words);
 static bool mc_delivered(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 			 struct vf_dev *vf, const uint8_t *mc, uint32_t seq, int *others);
 
-TEST_F_TIMEOUT(mig, precopy_arming_redone, 240)
+TEST_F_TIMEOUT(mig, precopy_arming_redone, 300)
 {
 	static const uint8_t mc[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfc };
 	uint32_t hash = ((mc[4] >> 4) | ((uint32_t)mc[5] << 4)) & 0xfff;
 	uint32_t msg[2] = { 0x03 | (1u << 16), hash };
-	uint8_t *pre = malloc(STREAM_MAX);
+	uint8_t *pre = malloc(STREAM_MAX), mac[6];
 	const char *tpf = target_pf_if();
-	int others = 0, fd, fd1, round;
+	int others = 0, fd, fd1, round, i1 = vfmig_vf_index(self->vf1.bdf);
+	bool mc_testable = true;
 	ssize_t plen, flen;
 	long armed0;
 	char *out;
 
 	ASSERT_NE(NULL, pre);
-	for (round = 0; round < 2; round++) {
+	for (round = 0; round < 4; round++) {
 		ASSERT_EQ(0, ioctl(self->vf1.device_fd, VFIO_DEVICE_RESET));
 		attach_rings(_metadata, self, &self->vf0);
-		if (!round && mc_delivered(_metadata, self, &self->vf0, mc, 2000, &others))
-			SKIP(return, "QEMU's igb delivers unregistered multicast to the VF");
+		if (!round && mc_delivered(_metadata, self, &self->vf0, mc, 2000, &others)) {
+			/* nothing to tell a replayed registration from; the other rounds still run */
+			ksft_print_msg("QEMU's igb delivers unregistered multicast: round 0 skipped\n");
+			mc_testable = false;
+			continue;
+		}
 		plen = precopy_initial(_metadata, self, pre, &fd);
 		ASSERT_GT(plen, 40);
 		armed0 = state_num(self->vf1.bdf, "restores_armed");
+		ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(tpf, i1, mac));
+		ASSERT_NE(0, memcmp(mac, self->vf0.mac, 6)) TH_LOG("round %d: VF1 has VF0's MAC", round);
 		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RESUMING, &fd1));
 		ASSERT_EQ(0, mig_write_stream(fd1, pre, plen, odd_chunks, N_ODD));
-		if (!round) {
+		ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(tpf, i1, mac));
+		ASSERT_EQ(0, memcmp(mac, self->vf0.mac, 6))
+			TH_LOG("round %d: the initial data did not arm VF1", round);
+		if (round == 0) {
 			/* the guest registers a multicast address while the source runs on */
 			ASSERT_EQ(0x03 | VF_MSG_ACK,
 				  mbx_request(&self->vf0, msg, 2) & (VF_MSG_ACK | 0xffff));
-		} else {
-			/* the target's PF is reset after the arming */
+		} else if (round == 1) {
 			out = command_output("ip link set dev %s down && ip link set dev %s up 2>&1",
 					     tpf, tpf);
 			ASSERT_NE(NULL, out) TH_LOG("ip link set dev %s down/up failed", tpf);
 			free(out);
 			ASSERT_EQ(0, vfmig_wait_carrier(tpf, 10000)) TH_LOG("%s: no carrier", tpf);
+			free(regs_dump(self->vf1.bdf));
+		} else if (round == 2) {
+			vf_wr32(&self->vf1, VF_CTRL, VF_CTRL_RST);
 		}
 		ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
 		flen = mig_read_stream(fd, self->stream, STREAM_MAX, 4096);
@@ -1104,8 +1119,9 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 240)
 		ASSERT_EQ(0, mig_write_stream(fd1, self->stream, flen, NULL, 0));
 		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 		close(fd1);
-		EXPECT_EQ(armed0, state_num(self->vf1.bdf, "restores_armed"))
-			TH_LOG("round %d: the armed PF side was kept though it no longer held", round);
+		EXPECT_EQ(armed0 + (round == 3), state_num(self->vf1.bdf, "restores_armed"))
+			TH_LOG("round %d: the armed PF side was %s", round,
+			       round == 3 ? "redone though it held" : "kept though it no longer held");
 		memcpy(self->vf1.mac, self->vf0.mac, 6);
 		use_target_pf(_metadata, self);
 		if (!round) {
@@ -1113,7 +1129,7 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 240)
 				TH_LOG("%s does not receive the multicast address registered on %s after the initial data",
 				       self->vf1.bdf, self->vf0.bdf);
 		} else {
-			exchange(_metadata, self, &self->vf1, 3000, 4, &others, NULL);
+			exchange(_metadata, self, &self->vf1, 3000 + 10 * round, 4, &others, NULL);
 			vf_tx_clean(&self->tx);
 		}
 		vf_rx_detach(&self->vf1);
@@ -1122,6 +1138,8 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 240)
 		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_STOP, NULL));
 		ASSERT_EQ(0, mig_set(self->vf0.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 	}
+	if (!mc_testable)
+		TH_LOG("round 0 (a request after the initial data) not testable here");
 	if (others)
 		TH_LOG("%d unrelated frames received", others);
 	free(pre);

@@ -2,7 +2,7 @@
 /*
  * vfmig_util: helpers shared by the programs that drive a VF with the vf82576 userspace driver
  * (vfmig_traffic_test.c, vfmig_migration_test.c, vfmig_dirty_test.c in this directory and
- * tools/bench/vfmig_bench.c, tools/bench/vfmig_demo.c): the test frame format, the PF side's
+ * tools/bench/vfmig_bench.c): the test frame format, the PF side's
  * AF_PACKET socket, VF identity as the PF driver sees it, the mailbox bring-up and the migration
  * uAPI v2 calls. Plain C (no kselftest harness): errors are returned as -errno, the callers
  * report them. Link vfmig_util.c and vf82576.c.

@@ -19,6 +19,9 @@
 #            source PF's MAC (the same gateway on the other host).
 #   refuse   VF0 -> VF1 bound to vfio-pci (no migration driver): the migration fails and the
 #            guest keeps running on VF0 with its traffic.
+#   paused   as plain, the guest paused before each migration and resumed 2 s into it.
+#   ringwrap VF0 -> VF1 with pre-copy stretched to a minute and frames every 70 ms: the
+#            guest's Rx ring wraps during pre-copy; every frame intact on the destination.
 #   bench    make bench-e2e: one guest, VF0 -> VF1 with device logging, VF1 -> VF0 with it off
 #            (QEMU's fallback), VF0 -> VF1 by hot-unplug, migrate, hot-add; one table.
 #   iommufd  VF0 through QEMU's iommufd backend (-object iommufd): the guest runs; QEMU blocks
@@ -50,6 +53,18 @@ for scenario in ${*:-check}; do
 		;;
 	bench)
 		e2e bench --vf "$vf0" --vf "$vf1" --bench --mem 256
+		;;
+	paused)
+		# paused before the migration, resumed 2 s into it; then back, the same way
+		e2e paused --vf "$vf0" --vf "$vf1" --vf "$vf0" --pause-resume 2 \
+			--expect-device-logging yes
+		;;
+	ringwrap)
+		# pre-copy stretched to about a minute (RAM at 512 KiB/s) while frames come in
+		# every 70 ms: the Rx ring wraps during it, and every frame delivered before the
+		# switch must reach the guest intact on the destination
+		e2e ringwrap --vf "$vf0" --vf "$vf1" --interval 0.07 --max-bandwidth 524288 \
+			--min-wraps 2 --expect-device-logging yes --migrate-timeout 600
 		;;
 	crosspf)
 		pf2=$(find_pfs | sed -n 2p)

@@ -332,6 +332,7 @@ def run_switch_cmd(cmd, tag):
 
 
 ROWS = []    # one dict of figures per completed migration, for --bench's table
+RX_RING = 256   # igbvf's default Rx ring size (IGBVF_DEFAULT_RXD)
 
 
 def trapped(bdf):
@@ -381,10 +382,22 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
     t_start = time.monotonic()
     info, status = {}, ""
     blocked = None
+    params = {"downtime-limit": args.downtime_limit}
+    if args.max_bandwidth:
+        params["max-bandwidth"] = args.max_bandwidth
     try:
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": args.downtime_limit})
+        src.qmp.cmd("migrate-set-parameters", **params)
         set_capabilities(args, src)
+        if args.pause_resume:
+            # a guest paused before the migration (its VF stopped with it) ...
+            src.qmp.cmd("stop")
         src.qmp.cmd("migrate", uri=uri)
+        if args.pause_resume:
+            # ... and resumed while the migration runs
+            time.sleep(args.pause_resume)
+            st = src.qmp.cmd("query-migrate").get("status")
+            src.qmp.cmd("cont")
+            log(f"{tag}: guest resumed {args.pause_resume:.1f} s into the migration ({st})")
     except RuntimeError as e:
         info, status, blocked = {"error-desc": str(e)}, "failed", str(e)
     if args.expect_blocked:
@@ -439,6 +452,7 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
     run_switch_cmd(switch_cmd, tag)
     # The source is paused after completion; its VF is released when it quits.
     src_trace = src.trace_text()
+    src_hb = src.heartbeats()
     src.quit()
     # traffic goes on: the destination must answer
     time.sleep(args.after)
@@ -448,18 +462,36 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
     gap, at = ping.gaps(t_start - 1, t_end)
     lost = ping.lost(t_start - 1, t_end - 2)
     answered_after = [s for a, s in ping.replies if a > t_done + 1]
-    tap.check(len(answered_after) >= int(args.after / args.interval / 2),
-              f"{tag}.traffic_after_switch",
-              f"{len(answered_after)} replies in the {args.after:.0f} s after completion")
+    if not tap.check(len(answered_after) >= int(args.after / args.interval / 2),
+                     f"{tag}.traffic_after_switch",
+                     f"{len(answered_after)} replies in the {args.after:.0f} s after completion"):
+        # for the diagnosis: what the guest counted, and the target VF as vfmig sees it
+        for h in dst.heartbeats()[-4:]:
+            log(f"{tag}: guest heartbeat on the destination: {h}")
+        try:
+            with open(f"/sys/kernel/debug/vfmig/{dst_bdf}/regs") as f:
+                for line in f:
+                    log(f"{tag}: {dst_bdf} regs: {line.rstrip()}")
+        except OSError as e:
+            log(f"{tag}: {dst_bdf} regs: {e}")
     tap.check(gap < args.max_outage, f"{tag}.outage_bounded",
               f"largest gap {gap * 1000:.0f} ms (limit {args.max_outage * 1000:.0f}), "
               f"{gap and (at - t_start) * 1000:.0f} ms after migrate")
-    tap.check(not ping.corrupt, f"{tag}.replies_intact",
-              f"{len(ping.corrupt)} corrupt: {ping.corrupt[:3]}")
+    tap.check(not ping.corrupt and not ping.dups, f"{tag}.replies_intact",
+              f"{len(ping.corrupt)} corrupt: {ping.corrupt[:3]}, {ping.dups} duplicated")
     hb = dst.heartbeats()
     hb_before = hb0[-1] if hb0 else None
     tap.check(bool(hb) and (not hb_before or hb[-1]["t"] > hb_before["t"] + args.after / 2),
               f"{tag}.guest_alive", f"last heartbeat {hb[-1] if hb else None}")
+    if args.min_wraps:
+        # frames the guest took in while the source ran during the migration (its Rx ring of
+        # RX_RING descriptors wrapped that often before the switch)
+        t0 = hb0[-1]["t"] if hb0 else float("inf")
+        during = [h["rx"] for h in src_hb if h["t"] >= t0 and h["rx"] is not None]
+        got = (max(during) - min(during)) if during else 0
+        tap.check(got >= args.min_wraps * RX_RING, f"{tag}.rx_ring_wrapped",
+                  f"{got} frames received during the migration: {got / RX_RING:.1f} wraps "
+                  f"of the {RX_RING}-entry ring (at least {args.min_wraps})")
     # a frame corrupted in guest memory fails the guest's checksums: it shows there (the
     # reply never comes), not in a reply's payload
     if hb and hb_before and None not in (hb[-1]["icmp_csum_err"], hb_before["icmp_csum_err"],
@@ -608,6 +640,12 @@ def main():
                     help="the (single) migration must fail and the source keep running")
     ap.add_argument("--no-switchover-ack", dest="switchover_ack", action="store_false",
                     help="leave QEMU's switchover-ack capability off (see set_capabilities)")
+    ap.add_argument("--pause-resume", type=float, default=0, metavar="S",
+                    help="pause the guest before each migration, resume it S s into it")
+    ap.add_argument("--max-bandwidth", type=int, default=0, metavar="BYTES_PER_S",
+                    help="QEMU's max-bandwidth (a longer pre-copy)")
+    ap.add_argument("--min-wraps", type=int, default=0,
+                    help="the guest's Rx ring must wrap this often during each migration")
     ap.add_argument("--bench", action="store_true",
                     help="make bench-e2e: VF A (first --vf) -> B with device logging, B -> A "
                          "with it off, then A -> B by hot-unplug and hot-add; one table")
@@ -652,9 +690,15 @@ def main():
         return 1
     ping = Pinger(args.guest_addr, args.interval)
     ping.start()
+    # the guest answers some seconds after it said ready (nested TCG); then steady traffic
+    end = time.monotonic() + 60
+    while not ping.replies and time.monotonic() < end:
+        time.sleep(0.2)
+    n0 = len(ping.replies)
     time.sleep(args.settle)
-    first = [s for _, s in ping.replies]
-    tap.check(len(first) > 0, "traffic_before", f"{len(first)} replies in {args.settle:.0f} s")
+    first = len(ping.replies) - n0
+    tap.check(first >= int(args.settle / args.interval / 2), "traffic_before",
+              f"{first} replies in {args.settle:.0f} s")
     if args.bench:
         vmm, per_pkt = bench(args, tap, vmm, ping)
         ping.finish()
