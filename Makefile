@@ -26,10 +26,18 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
 
 all: modules
 
+# Objects built against another build of the test kernel are not always seen stale by kbuild
+# (a config change reshaped struct pci_dev under an unchanged vfmig_glue.o): clean when the
+# kernel's build stamp (scripts/kernel) changed since the last module build.
+KSTAMP_CHECK = if [ -f $(KDIR)/.vfmig-stamp ] && ! cmp -s $(KDIR)/.vfmig-stamp .vfmig-kstamp; then \
+	$(KMAKE) clean >/dev/null && cp $(KDIR)/.vfmig-stamp .vfmig-kstamp; fi
+
 modules:
+	@$(KSTAMP_CHECK)
 	$(KMAKE) modules
 
 clippy:
+	@$(KSTAMP_CHECK)
 	$(KMAKE) CLIPPY=1 modules
 
 modules_install:
