@@ -213,6 +213,14 @@ impl ResumeData {
     /// their errno. A truncated transfer leaves the transfer as it was: more data may follow
     /// and the end be tried again.
     pub(crate) fn final_state(&mut self, fmt: &'static dyn nic::Provider) -> Result<&NicVfState> {
+        self.final_and_armed(fmt).map(|(state, _)| state)
+    }
+
+    /// [`ResumeData::final_state`], and the pre-copy state the VF was armed with, if it was.
+    fn final_and_armed(
+        &mut self,
+        fmt: &'static dyn nic::Provider,
+    ) -> Result<(&NicVfState, Option<&NicVfState>)> {
         if let Some(e) = self.dec.error() {
             return Err(stream_err(e));
         }
@@ -223,7 +231,7 @@ impl ResumeData {
             self.rotate(fmt)?;
         }
         match &self.last {
-            Some((state, false)) => Ok(state),
+            Some((state, false)) => Ok((state, self.armed.as_deref())),
             _ => Err(EBADMSG),
         }
     }
@@ -666,18 +674,7 @@ impl VfDevice {
         // Userspace can repeat a refused restore at will: its messages are ratelimited.
         let log = core.log_allowed();
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
-        // Every attempt uses the arming up (a failed one resets the VF, and the PF forgets the
-        // VF on a reset); it counts only if the target's PF still shows the armed MAC (an
-        // administrator may have set another since, which the PF tells the VF nothing of).
-        let target_mac = match pf {
-            Some(Ok(t)) => Some(t.mac),
-            _ => None,
-        };
-        let armed = resume
-            .armed
-            .take()
-            .filter(|a| a.pf.as_ref().map(|p| p.mac) == target_mac);
-        let staging = resume.final_state(fmt).inspect_err(|e| {
+        let (staging, armed) = resume.final_and_armed(fmt).inspect_err(|e| {
             if !log {
                 return;
             }
@@ -690,10 +687,23 @@ impl VfDevice {
         self.verify_pf(staging.pf.as_ref(), pf, log)?;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = self.arc_access(core)?;
+        // The arming counts only if the target's PF still shows the armed MAC (an
+        // administrator may have set another since, which the PF tells the VF nothing of).
+        let target_mac = match pf {
+            Some(Ok(t)) => Some(t.mac),
+            _ => None,
+        };
+        let armed = armed.filter(|a| a.pf.as_ref().map(|p| p.mac) == target_mac);
         let mut q = QueueCtl::default();
         let restored = self
             .provider
-            .restore(bar0, staging, armed.as_deref(), &mut st.shadow, &mut q);
+            .restore(bar0, staging, armed, &mut st.shadow, &mut q);
+        // An attempt that reached the VF uses the arming up, whatever its outcome (a failed
+        // one resets the VF, and the PF forgets a VF on its reset); a refusal before that
+        // (an incomplete transfer, other PF settings, EAGAIN) keeps it.
+        if let Some(resume) = st.mig.resume.as_mut() {
+            resume.armed = None;
+        }
         let armed_held = match restored {
             Ok(held) => held,
             Err(e) => {

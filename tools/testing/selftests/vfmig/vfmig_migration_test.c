@@ -1107,6 +1107,8 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 300)
 			ASSERT_NE(NULL, out) TH_LOG("ip link set dev %s down/up failed", tpf);
 			free(out);
 			ASSERT_EQ(0, vfmig_wait_carrier(tpf, 10000)) TH_LOG("%s: no carrier", tpf);
+			/* igb's watchdog tells the VFs of the link after that */
+			sleep(3);
 			free(regs_dump(self->vf1.bdf));
 		} else if (round == 2) {
 			vf_wr32(&self->vf1, VF_CTRL, VF_CTRL_RST);
