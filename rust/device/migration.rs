@@ -88,6 +88,9 @@ use crate::{
     },
 };
 
+/// Tries of an arming whose mailbox conversation found the PF busy or silent.
+const ARM_TRIES: usize = 3;
+
 /// How a failed arc left the device.
 pub(super) enum Failed {
     /// The device is as it was before the arc (never touched, or put back): the migration
@@ -921,11 +924,19 @@ impl VfDevice {
     /// [`Provider::arm`]: crate::provider::Provider::arm
     fn arm(&self, st: &mut DevState, core: &CoreDevice<'_>, pre: KBox<NicVfState>) {
         let t0 = Instant::<Monotonic>::now();
-        let res = match (st.bar0.as_ref(), self.arc_access(core)) {
-            (Some(bar0), Ok(_mem)) => self.provider.arm(bar0, &pre, &mut st.shadow),
-            (None, _) => Err(ENODEV),
-            (_, Err(e)) => Err(e),
-        };
+        let mut res = Err(EBUSY);
+        // A PF that is slow to answer (or still busy with the VF's reset at open) is tried
+        // again: this is before the downtime, and each try's waits are bounded.
+        for _ in 0..ARM_TRIES {
+            res = match (st.bar0.as_ref(), self.arc_access(core)) {
+                (Some(bar0), Ok(_mem)) => self.provider.arm(bar0, &pre, &mut st.shadow),
+                (None, _) => Err(ENODEV),
+                (_, Err(e)) => Err(e),
+            };
+            if !matches!(res, Err(e) if e == EBUSY || e == ETIMEDOUT) {
+                break;
+            }
+        }
         match res {
             Ok(()) => {
                 st.mig.stats.arm_ns = t0.elapsed().as_nanos();

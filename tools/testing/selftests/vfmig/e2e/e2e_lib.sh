@@ -59,7 +59,7 @@ e2e() { # name args...
 # What the VMs of scenario $1 printed, for a failure's diagnosis.
 e2e_diag() {
 	local f
-	for f in "$work/$1"/*.console; do
+	for f in "$work/$1"/*.hb; do
 		[ -f "$f" ] && diag "$(basename "$f"): $(grep -c e2e-hb "$f") heartbeats, last:" \
 			"$(grep e2e-hb "$f" | tail -n 1)"
 	done

@@ -116,9 +116,10 @@ class Vmm:
         """`bdf` None: no VF (one may be hot-added into the root port `rp0` later)."""
         self.name, self.bdf = name, bdf
         self.console = os.path.join(args.work, f"{name}.console")
+        self.hb_path = os.path.join(args.work, f"{name}.hb")    # guest-init's virtio console
         self.qmp_path = os.path.join(args.work, f"{name}.qmp")
         self.trace = os.path.join(args.work, f"{name}.trace")
-        for p in (self.console, self.qmp_path, self.trace):
+        for p in (self.console, self.hb_path, self.qmp_path, self.trace):
             if os.path.exists(p):
                 os.unlink(p)
         cmd = [args.qemu, "-accel", "tcg", "-machine", "q35", "-cpu", "qemu64",
@@ -130,6 +131,9 @@ class Vmm:
                # the VF behind a PCIe root port, where it can be hot-unplugged and -added
                "-device", "pcie-root-port,id=rp0,chassis=1,slot=1,addr=0x3",
                "-serial", f"file:{self.console}",
+               "-device", "virtio-serial-pci,id=vser,addr=0x4",
+               "-chardev", f"file,id=hb,path={self.hb_path}",
+               "-device", "virtconsole,chardev=hb,bus=vser.0",
                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
                "-trace", "vfio_device_dirty_tracking_start", "-trace", "vfio_migration_*",
                "-trace", "vfio_save_iterate", "-trace", "vfio_load_state*",
@@ -150,11 +154,16 @@ class Vmm:
             self.qmp.cmd("migrate-incoming", uri=incoming)
 
     def console_text(self):
-        try:
-            with open(self.console, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        """What the guest printed: its kernel's serial console and guest-init's virtio
+        console."""
+        text = ""
+        for path in (self.console, self.hb_path):
+            try:
+                with open(path, errors="replace") as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
 
     def wait_console(self, what, timeout):
         end = time.time() + timeout
