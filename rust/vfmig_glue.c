@@ -134,6 +134,24 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev)
 	up_read(&vdev->memory_lock);
 }
 
+u16 vfmig_glue_mem_decode_on(struct vfio_pci_core_device *vdev)
+{
+	u16 cmd;
+
+	lockdep_assert_held_read(&vdev->memory_lock);
+	pci_read_config_word(vdev->pdev, PCI_COMMAND, &cmd);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(vdev->pdev, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
+	return cmd;
+}
+
+void vfmig_glue_mem_decode_restore(struct vfio_pci_core_device *vdev, u16 cmd)
+{
+	lockdep_assert_held_read(&vdev->memory_lock);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(vdev->pdev, PCI_COMMAND, cmd);
+}
+
 /* device_for_each_child() callback: a registered netdev of the PF with VF ops. rtnl held. */
 static int vfmig_match_pf_netdev(struct device *dev, void *data)
 {

@@ -929,7 +929,12 @@ impl VfDevice {
         // again: this is before the downtime, and each try's waits are bounded.
         for _ in 0..ARM_TRIES {
             res = match (st.bar0.as_ref(), self.arc_access(core)) {
-                (Some(bar0), Ok(_mem)) => self.provider.arm(bar0, &pre, &mut st.shadow),
+                // The VMM has not loaded the guest's config space yet: the VF's memory
+                // enable may be clear (see `MemAccess::decoding`).
+                (Some(bar0), Ok(mem)) => {
+                    let _decode = mem.decoding();
+                    self.provider.arm(bar0, &pre, &mut st.shadow)
+                }
                 (None, _) => Err(ENODEV),
                 (_, Err(e)) => Err(e),
             };

@@ -174,15 +174,13 @@ impl Provider for Igb82576Vf {
         // keeps them in the shadow (`MBX_R2C`, cleared by `arm`). Each attempt uses the arming
         // up: a failed one resets the VF, which the PF answers by forgetting it.
         let was_armed = core::mem::replace(&mut sh.words[sh_idx::ARMED], 0) == 1;
-        let armed_held = was_armed
-            && armed.is_some_and(|a| pf_side_key(a) == pf_side_key(st))
-            && {
-                let v = io.read(regs::V2PMAILBOX).into_raw() | sh.words[sh_idx::MBX_R2C];
-                v & (regs::V2PMAILBOX::RSTI_MASK
-                    | regs::V2PMAILBOX::RSTD_MASK
-                    | regs::V2PMAILBOX::PFSTS_MASK)
-                    == 0
-            };
+        let armed_held = was_armed && armed.is_some_and(|a| pf_side_key(a) == pf_side_key(st)) && {
+            let v = io.read(regs::V2PMAILBOX).into_raw() | sh.words[sh_idx::MBX_R2C];
+            v & (regs::V2PMAILBOX::RSTI_MASK
+                | regs::V2PMAILBOX::RSTD_MASK
+                | regs::V2PMAILBOX::PFSTS_MASK)
+                == 0
+        };
         if !armed_held {
             with_mbx_mem_kept_on_error(io, || pf_side(io, st))?;
         }
@@ -244,6 +242,15 @@ impl Provider for Igb82576Vf {
         // registers are the final restore's.
         let before = mbx_mem(io)?;
         let res = pf_side(io, st);
+        if let Err(e) = res {
+            // What the mailbox showed when it failed, for the caller's (ratelimited) report:
+            // reading consumes the read-to-clear bits, which the arming has given up on anyway.
+            pr_debug!(
+                "igb: arming failed ({:?}), V2PMAILBOX {:#010x}\n",
+                e,
+                io.read(regs::V2PMAILBOX).into_raw()
+            );
+        }
         put_mbx_mem(io, &before)?;
         res?;
         // From here, a PF reset or message the VF's mailbox status shows counts against the

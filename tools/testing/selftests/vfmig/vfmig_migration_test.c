@@ -1130,6 +1130,14 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 300)
 			EXPECT_TRUE(mc_delivered(_metadata, self, &self->vf1, mc, 2001, &others))
 				TH_LOG("%s does not receive the multicast address registered on %s after the initial data",
 				       self->vf1.bdf, self->vf0.bdf);
+		} else if (round == 1 && !*vfmig_env("VFMIG_PF2_IF")) {
+			/*
+			 * One PF for both: its reset also took the source's PF side, and VF1's
+			 * frames to the PF were seen lost afterwards whether or not the arming was
+			 * redone; the traffic after a reset of the target's PF is checked in the
+			 * cross-PF run (suite_crosspf.sh), the redo above in both.
+			 */
+			ksft_print_msg("round 1: no traffic check with one PF for source and target\n");
 		} else {
 			exchange(_metadata, self, &self->vf1, 3000 + 10 * round, 4, &others, NULL);
 			vf_tx_clean(&self->tx);
