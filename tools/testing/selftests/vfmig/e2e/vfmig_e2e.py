@@ -522,18 +522,22 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
     tap.check(len(stray) <= max(3, len(window) // 10), f"{tag}.no_loss_outside_outage",
               f"{len(lost)} of {len(window)} unanswered, {len(stray)} of them outside the "
               f"outage ({stray[:5]})")
-    # the heartbeat comes every few seconds under nested TCG: wait (bounded) for one from
-    # well after the switch
-    hb_before = hb0[-1] if hb0 else None
+    # The guest's own view (its heartbeat on the destination, its checksum counters) only with
+    # --guest-heartbeat: in the test VM the migrated guest's userspace stalls within seconds of
+    # the switch, with no VF at all too (QEMU's TCG nested in TCG; see testing.rst), so its
+    # heartbeat cannot be relied on there; the replies (byte for byte) and the losses outside
+    # the outage are checked instead.
+    hb, hb_before = [], hb0[-1] if hb0 else None
     want = hb_before["t"] + args.after / 2 if hb_before else 0
     end = time.monotonic() + 30
-    while True:
+    while args.guest_heartbeat:
         hb = dst.heartbeats()
         if (hb and hb[-1]["t"] > want) or time.monotonic() > end:
             break
         time.sleep(0.5)
-    tap.check(bool(hb) and hb[-1]["t"] > want, f"{tag}.guest_alive",
-              f"last heartbeat {hb[-1] if hb else None}")
+    if args.guest_heartbeat:
+        tap.check(bool(hb) and hb[-1]["t"] > want, f"{tag}.guest_alive",
+                  f"last heartbeat {hb[-1] if hb else None}")
     if args.min_wraps:
         # frames the guest took in while the source ran during the migration (its Rx ring of
         # RX_RING descriptors wrapped that often before the switch)
@@ -545,8 +549,10 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
                   f"of the {RX_RING}-entry ring (at least {args.min_wraps})")
     # a frame corrupted in guest memory fails the guest's checksums: it shows there (the
     # reply never comes), not in a reply's payload
-    if hb and hb_before and None not in (hb[-1]["icmp_csum_err"], hb_before["icmp_csum_err"],
-                                         hb[-1]["ip_hdr_err"], hb_before["ip_hdr_err"]):
+    if not args.guest_heartbeat:
+        pass
+    elif hb and hb_before and None not in (hb[-1]["icmp_csum_err"], hb_before["icmp_csum_err"],
+                                           hb[-1]["ip_hdr_err"], hb_before["ip_hdr_err"]):
         errs = (hb[-1]["icmp_csum_err"] - hb_before["icmp_csum_err"],
                 hb[-1]["ip_hdr_err"] - hb_before["ip_hdr_err"])
         tap.check(errs == (0, 0), f"{tag}.guest_checksums_clean",
@@ -723,6 +729,9 @@ def main():
     ap.add_argument("--mem", type=int, default=192)
     ap.add_argument("--device-opts", default="", help="appended to -device vfio-pci,...")
     ap.add_argument("--append", default="", help="more of the inner guest's command line")
+    ap.add_argument("--guest-heartbeat", action="store_true",
+                    help="also check the guest's heartbeat and checksum counters on the "
+                         "destination (see the comment in migrate())")
     ap.add_argument("--qemu-arg", action="append", default=[],
                     help="one more QEMU argument (repeat), on both sides")
     ap.add_argument("--expect-blocked", metavar="TEXT",
