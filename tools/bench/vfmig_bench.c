@@ -62,25 +62,6 @@ static void report(const char *name, double *v, int n)
 		}							\
 	} while (0)
 
-/* The number after "KEY: " in vfmig's debugfs state file of `bdf`, or -1. */
-static long state_num(const char *bdf, const char *key)
-{
-	char path[128], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* Migration uAPI v2 timings, VF0 -> VF1 (see the top of the file). */
 static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if)
 {
@@ -117,7 +98,7 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 	/* VF1 waits in STOP, as a migration target before RESUMING */
 	CHECK(!mig_set(d1, VFIO_DEVICE_STATE_STOP, NULL), "VF1 -> STOP");
 
-	armed0 = state_num(bdf1, "restores_armed");
+	armed0 = vfmig_state_num(bdf1, "restores_armed");
 	for (i = 0; i < MIG_CYCLES; i++) {
 		double t0;
 
@@ -198,7 +179,7 @@ static int bench_migration(const char *bdf0, const char *bdf1, const char *pf_if
 	printf("  %-44s %10.2f\n", "switchover target/source (medians)",
 	       tsr[(MIG_CYCLES - 1) / 2] / tss[(MIG_CYCLES - 1) / 2]);
 	printf("  %-44s %10ld of %d\n", "switchovers with VF1 armed (debugfs)",
-	       state_num(bdf1, "restores_armed") - armed0, MIG_CYCLES);
+	       vfmig_state_num(bdf1, "restores_armed") - armed0, MIG_CYCLES);
 out:
 	if (vf0.device_fd >= 0) {
 		mig_set(vf0.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL);

@@ -119,24 +119,6 @@ static double rx_rate(struct vf_dev *vf, struct vf_ring *rx, int sock, int ifind
 	return FRAMES / ((vfmig_now_us() - t0) / 1e6);
 }
 
-static long debugfs_value(const char *bdf, const char *key)
-{
-	char path[128], line[128];
-	size_t kl = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':')
-			v = strtol(line + kl + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	struct vf_container c = { .fd = -1 };
@@ -187,7 +169,7 @@ int main(int argc, char **argv)
 		on[r] = rx_rate(&vf, &rx, sock, ifindex, pf_mac, REPORT_SYNC, &seq);
 		stress[r] = rx_rate(&vf, &rx, sock, ifindex, pf_mac, REPORT_STRESS, &seq);
 		if (r == ROUNDS - 1)
-			mem = debugfs_value(argv[1], "dirty_memory_bytes");
+			mem = vfmig_state_num(argv[1], "dirty_memory_bytes");
 		if (log_stop(vf.device_fd) || on[r] < 0 || stress[r] < 0)
 			goto out;
 	}

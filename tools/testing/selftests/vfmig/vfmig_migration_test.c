@@ -513,25 +513,6 @@ static bool same_text(struct __test_metadata *_metadata, const char *what, const
 	return false;
 }
 
-/* The number after "KEY: " in vfmig's debugfs state file of `bdf`, or -1. */
-static long state_num(const char *bdf, const char *key)
-{
-	char path[128], *text, *p;
-	size_t klen = strlen(key);
-	long v = -1;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
-	text = slurp(path);
-	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (!strncmp(p, key, klen) && p[klen] == ':') {
-			v = strtol(p + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	free(text);
-	return v;
-}
-
 /* The PF netdev VF1 (VFMIG_BDF2) belongs to: VFMIG_PF2_IF in the cross-PF run. */
 static const char *target_pf_if(void)
 {
@@ -976,7 +957,7 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 	 * alone is a truncated one: refused (EBADMSG), VF1 still RESUMING and its registers
 	 * untouched; the final stream written after it on the same fd completes the transfer
 	 * without redoing the PF side. */
-	armed0 = state_num(self->vf1.bdf, "restores_armed");
+	armed0 = vfmig_state_num(self->vf1.bdf, "restores_armed");
 	ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(target_pf_if(), vfmig_vf_index(self->vf1.bdf), mac));
 	ASSERT_NE(0, memcmp(mac, self->vf0.mac, 6)) TH_LOG("VF1 has VF0's MAC before the restore");
 	regs0 = regs_dump(self->vf1.bdf);
@@ -998,7 +979,7 @@ TEST_F_TIMEOUT(mig, precopy_transfer, 180)
 	EXPECT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_STOP, NULL))
 		TH_LOG("the final stream after the refused initial data");
 	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, mig_get(self->vf1.device_fd));
-	EXPECT_EQ(armed0 + 1, state_num(self->vf1.bdf, "restores_armed"))
+	EXPECT_EQ(armed0 + 1, vfmig_state_num(self->vf1.bdf, "restores_armed"))
 		TH_LOG("the final restore redid the PF side armed from the initial data");
 	ASSERT_EQ(0, vf_rx_regs(&self->vf1, &rx1));
 	EXPECT_EQ(rx0.base, rx1.base);
@@ -1089,7 +1070,7 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 300)
 		}
 		plen = precopy_initial(_metadata, self, pre, &fd);
 		ASSERT_GT(plen, 40);
-		armed0 = state_num(self->vf1.bdf, "restores_armed");
+		armed0 = vfmig_state_num(self->vf1.bdf, "restores_armed");
 		ASSERT_EQ(0, vfmig_pf_view_of_vf_mac(tpf, i1, mac));
 		ASSERT_NE(0, memcmp(mac, self->vf0.mac, 6)) TH_LOG("round %d: VF1 has VF0's MAC", round);
 		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RESUMING, &fd1));
@@ -1121,7 +1102,7 @@ TEST_F_TIMEOUT(mig, precopy_arming_redone, 300)
 		ASSERT_EQ(0, mig_write_stream(fd1, self->stream, flen, NULL, 0));
 		ASSERT_EQ(0, mig_set(self->vf1.device_fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 		close(fd1);
-		EXPECT_EQ(armed0 + (round == 3), state_num(self->vf1.bdf, "restores_armed"))
+		EXPECT_EQ(armed0 + (round == 3), vfmig_state_num(self->vf1.bdf, "restores_armed"))
 			TH_LOG("round %d: the armed PF side was %s", round,
 			       round == 3 ? "redone though it held" : "kept though it no longer held");
 		memcpy(self->vf1.mac, self->vf0.mac, 6);

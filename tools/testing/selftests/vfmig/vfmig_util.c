@@ -45,6 +45,24 @@ int vfmig_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+long vfmig_state_num(const char *bdf, const char *key)
+{
+	char path[128], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
 int vfmig_wait_carrier(const char *ifname, int timeout_ms)
 {
 	char path[PATH_MAX], c = '0';

@@ -34,6 +34,8 @@ const char *vfmig_env(const char *name);
 int vfmig_parse_mac(const char *s, uint8_t mac[6]);
 /* A netdev's MAC from /sys/class/net/IF/address; 0 or -errno. */
 int vfmig_netdev_mac(const char *ifname, uint8_t mac[6]);
+/* The number after "KEY: " in vfmig's debugfs state file of the VF `bdf`, or -1. */
+long vfmig_state_num(const char *bdf, const char *key);
 /* Waits up to timeout_ms for the netdev's carrier; 0 or -ETIMEDOUT. */
 int vfmig_wait_carrier(const char *ifname, int timeout_ms);
 /* The VF's index under its PF (physfn/virtfnN), or -1 if bdf is not a VF. */
