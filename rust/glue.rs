@@ -95,7 +95,7 @@ mod c {
         pub(super) fn vfmig_glue_mem_begin(vdev: *mut c_void) -> c_int;
         pub(super) fn vfmig_glue_mem_end(vdev: *mut c_void);
         pub(super) fn vfmig_glue_mem_decode_on(vdev: *mut c_void) -> u16;
-        pub(super) fn vfmig_glue_mem_decode_restore(vdev: *mut c_void, cmd: u16);
+        pub(super) fn vfmig_glue_mem_decode_restore(vdev: *mut c_void, set: u16);
         pub(super) fn vfmig_glue_pf_vf_config(vdev: *mut c_void, out: *mut PfVfConfigC) -> c_int;
         pub(super) fn vfmig_glue_log_ratelimit(vdev: *mut c_void) -> bool;
         pub(super) fn vfmig_glue_dma_read(
@@ -254,11 +254,15 @@ impl MemAccess<'_> {
     /// ignore the bit, but QEMU's emulated igb VF decodes its BARs only with it, and a VMM
     /// clears it before loading a migrated guest's config space (vfmig writes the VF in
     /// RESUMING before that: [`crate::device`]'s arming).
+    ///
+    /// The caller holds the device's `state` lock, so no other holder of `memory_lock` for
+    /// reading changes the bit meanwhile; the VMM's config writes of it and resets take
+    /// `memory_lock` for writing.
     pub(crate) fn decoding(&self) -> MemDecode<'_> {
         // SAFETY: `self.ptr` is a live core device and its `memory_lock` is held for reading
-        // (type invariant), which keeps the VMM's config writes of PCI_COMMAND out.
-        let cmd = unsafe { c::vfmig_glue_mem_decode_on(self.ptr) };
-        MemDecode { mem: self, cmd }
+        // (type invariant).
+        let set = unsafe { c::vfmig_glue_mem_decode_on(self.ptr) };
+        MemDecode { mem: self, set }
     }
 }
 
@@ -272,14 +276,15 @@ impl Drop for MemAccess<'_> {
 /// See [`MemAccess::decoding`].
 pub(crate) struct MemDecode<'a> {
     mem: &'a MemAccess<'a>,
-    cmd: u16,
+    /// Whether `decoding` set the bit.
+    set: u16,
 }
 
 impl Drop for MemDecode<'_> {
     fn drop(&mut self) {
         // SAFETY: `mem` holds `memory_lock` of a live core device for reading (its type
         // invariant), as when the bit was set.
-        unsafe { c::vfmig_glue_mem_decode_restore(self.mem.ptr, self.cmd) }
+        unsafe { c::vfmig_glue_mem_decode_restore(self.mem.ptr, self.set) }
     }
 }
 

@@ -122,7 +122,8 @@ int vfmig_glue_bar_iomap(struct vfio_pci_core_device *vdev, int bar, void __iome
 int vfmig_glue_mem_begin(struct vfio_pci_core_device *vdev)
 {
 	down_read(&vdev->memory_lock);
-	if (!__vfio_pci_memory_enabled(vdev)) {
+	/* as vfio_pci_mmap_huge_fault: not while the device is in (or entering) low power */
+	if (vdev->pm_runtime_engaged || !__vfio_pci_memory_enabled(vdev)) {
 		up_read(&vdev->memory_lock);
 		return -EIO;
 	}
@@ -134,22 +135,34 @@ void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev)
 	up_read(&vdev->memory_lock);
 }
 
+/*
+ * The user accessors: they wait for a reset that blocks config access (pci_cfg_access_lock)
+ * instead of writing into it. Only the low byte, where MEMORY is, is written, and only the
+ * MEMORY bit is changed back, so a VMM's write of the other byte is not undone. Returns
+ * whether the bit was set here (to be cleared by ..._restore).
+ */
 u16 vfmig_glue_mem_decode_on(struct vfio_pci_core_device *vdev)
 {
-	u16 cmd;
+	u8 cmd;
 
 	lockdep_assert_held_read(&vdev->memory_lock);
-	pci_read_config_word(vdev->pdev, PCI_COMMAND, &cmd);
-	if (!(cmd & PCI_COMMAND_MEMORY))
-		pci_write_config_word(vdev->pdev, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
-	return cmd;
+	if (pci_user_read_config_byte(vdev->pdev, PCI_COMMAND, &cmd) || cmd == 0xff ||
+	    (cmd & PCI_COMMAND_MEMORY))
+		return 0;
+	if (pci_user_write_config_byte(vdev->pdev, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY))
+		return 0;
+	return 1;
 }
 
-void vfmig_glue_mem_decode_restore(struct vfio_pci_core_device *vdev, u16 cmd)
+void vfmig_glue_mem_decode_restore(struct vfio_pci_core_device *vdev, u16 set)
 {
+	u8 cmd;
+
 	lockdep_assert_held_read(&vdev->memory_lock);
-	if (!(cmd & PCI_COMMAND_MEMORY))
-		pci_write_config_word(vdev->pdev, PCI_COMMAND, cmd);
+	if (!set || pci_user_read_config_byte(vdev->pdev, PCI_COMMAND, &cmd))
+		return;
+	if (pci_user_write_config_byte(vdev->pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY))
+		pci_warn(vdev->pdev, "vfmig: could not clear the memory enable it had set\n");
 }
 
 /* device_for_each_child() callback: a registered netdev of the PF with VF ops. rtnl held. */

@@ -70,13 +70,14 @@ int vfmig_glue_bar_iomap(struct vfio_pci_core_device *vdev, int bar, void __iome
 int vfmig_glue_mem_begin(struct vfio_pci_core_device *vdev);
 void vfmig_glue_mem_end(struct vfio_pci_core_device *vdev);
 /*
- * With memory_lock held (vfmig_glue_mem_begin): sets the function's physical PCI_COMMAND
- * memory-enable bit if it is clear and returns the command word it had; ..._restore puts that
- * word back. SR-IOV VFs ignore the bit, but QEMU's emulated igb VF decodes its BARs only with
- * it, and a VMM clears it before it loads a migrated guest's config space.
+ * With memory_lock held (vfmig_glue_mem_begin) and the Rust device lock: sets the function's
+ * physical PCI_COMMAND memory-enable bit if it is clear; returns whether it did, which
+ * ..._restore takes to clear it again. SR-IOV VFs ignore the bit, but QEMU's emulated igb VF
+ * decodes its BARs only with it, and a VMM clears it before it loads a migrated guest's
+ * config space.
  */
 u16 vfmig_glue_mem_decode_on(struct vfio_pci_core_device *vdev);
-void vfmig_glue_mem_decode_restore(struct vfio_pci_core_device *vdev, u16 cmd);
+void vfmig_glue_mem_decode_restore(struct vfio_pci_core_device *vdev, u16 set);
 /*
  * The PF netdev's ndo_get_vf_config() for this VF, under rtnl_lock (the caller holds no vfmig
  * lock). -ENODEV if the function is not a VF or its PF has no netdev with VF ops.

@@ -88,9 +88,6 @@ use crate::{
     },
 };
 
-/// Tries of an arming whose mailbox conversation found the PF busy or silent.
-const ARM_TRIES: usize = 3;
-
 /// How a failed arc left the device.
 pub(super) enum Failed {
     /// The device is as it was before the arc (never touched, or put back): the migration
@@ -924,24 +921,16 @@ impl VfDevice {
     /// [`Provider::arm`]: crate::provider::Provider::arm
     fn arm(&self, st: &mut DevState, core: &CoreDevice<'_>, pre: KBox<NicVfState>) {
         let t0 = Instant::<Monotonic>::now();
-        let mut res = Err(EBUSY);
-        // A PF that is slow to answer (or still busy with the VF's reset at open) is tried
-        // again: this is before the downtime, and each try's waits are bounded.
-        for _ in 0..ARM_TRIES {
-            res = match (st.bar0.as_ref(), self.arc_access(core)) {
-                // The VMM has not loaded the guest's config space yet: the VF's memory
-                // enable may be clear (see `MemAccess::decoding`).
-                (Some(bar0), Ok(mem)) => {
-                    let _decode = mem.decoding();
-                    self.provider.arm(bar0, &pre, &mut st.shadow)
-                }
-                (None, _) => Err(ENODEV),
-                (_, Err(e)) => Err(e),
-            };
-            if !matches!(res, Err(e) if e == EBUSY || e == ETIMEDOUT) {
-                break;
+        let res = match (st.bar0.as_ref(), self.arc_access(core)) {
+            // The VMM has not loaded the guest's config space yet: the VF's memory enable may
+            // be clear (see `MemAccess::decoding`).
+            (Some(bar0), Ok(mem)) => {
+                let _decode = mem.decoding();
+                self.provider.arm(bar0, &pre, &mut st.shadow)
             }
-        }
+            (None, _) => Err(ENODEV),
+            (_, Err(e)) => Err(e),
+        };
         match res {
             Ok(()) => {
                 st.mig.stats.arm_ns = t0.elapsed().as_nanos();

@@ -242,15 +242,6 @@ impl Provider for Igb82576Vf {
         // registers are the final restore's.
         let before = mbx_mem(io)?;
         let res = pf_side(io, st);
-        if let Err(e) = res {
-            // What the mailbox showed when it failed, for the caller's (ratelimited) report:
-            // reading consumes the read-to-clear bits, which the arming has given up on anyway.
-            pr_debug!(
-                "igb: arming failed ({:?}), V2PMAILBOX {:#010x}\n",
-                e,
-                io.read(regs::V2PMAILBOX).into_raw()
-            );
-        }
         put_mbx_mem(io, &before)?;
         res?;
         // From here, a PF reset or message the VF's mailbox status shows counts against the
@@ -305,6 +296,14 @@ impl Provider for Igb82576Vf {
             }
             r::V2PMAILBOX => {
                 let v = bar.read32(reg as usize)? | sh.words[sh_idx::MBX_R2C];
+                // A PF event the VMM reads (and so takes) undoes an arming (`restore`).
+                if v & (regs::V2PMAILBOX::RSTI_MASK
+                    | regs::V2PMAILBOX::RSTD_MASK
+                    | regs::V2PMAILBOX::PFSTS_MASK)
+                    != 0
+                {
+                    sh.words[sh_idx::ARMED] = 0;
+                }
                 // Handed to the guest if its read covers the status byte; kept otherwise.
                 sh.words[sh_idx::MBX_R2C] = if off == reg {
                     0
