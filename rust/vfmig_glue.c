@@ -12,10 +12,11 @@
  * fd's file_operations are here; every decision (arcs, stream, generations) is Rust's. The
  * reset_done error handler tells Rust the function was reset (migration state back to RUNNING).
  *
- * debugfs (/sys/kernel/debug/vfmig/<BDF>/{state,regs}) is created here because a read of
- * "regs" must fail with -ENODEV while the device is closed, and the Rust debugfs abstraction's
- * read callbacks cannot return an errno; the seq_file show callbacks call into Rust, which
- * prints.
+ * debugfs (vfmig/{state,regs} in the VFIO device's own directory, beside VFIO core's
+ * migration/{state,features}: /sys/kernel/debug/vfio/<BDF>/vfmig/, with CONFIG_VFIO_DEBUGFS) is
+ * created here because a read of "regs" must fail with -ENODEV while the device is closed, and
+ * the Rust debugfs abstraction's read callbacks cannot return an errno; the seq_file show
+ * callbacks call into Rust, which prints.
  */
 #include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
@@ -39,7 +40,8 @@
  * struct vfmig_device - one VF bound to vfmig
  * @core: the vfio-pci core device; must be first-class drvdata for vfio_pci_core
  * @rs: the Rust per-device state, owned by the Rust side (vfmig_rs_probe/remove)
- * @debugfs: the device's debugfs directory, /sys/kernel/debug/vfmig/<BDF>
+ * @debugfs: the device's debugfs directory, /sys/kernel/debug/vfio/<BDF>/vfmig (NULL without
+ *	CONFIG_VFIO_DEBUGFS)
  * @migf_lock: protects @migf; outside every other vfmig lock
  * @migf: the last migration data file handed out (a reference is held), or NULL
  * @trap_start: first byte of the trapped BAR0 range (page aligned)
@@ -75,9 +77,6 @@ struct vfmig_mig_file {
 };
 
 static_assert(sizeof(struct vfmig_pf_vf_config) == VFMIG_PF_VF_CONFIG_SIZE);
-
-/* /sys/kernel/debug/vfmig, from driver registration to unregistration. */
-static struct dentry *vfmig_debugfs_root;
 
 static_assert(sizeof(struct vfmig_pci_ident) == VFMIG_PCI_IDENT_SIZE);
 
@@ -895,6 +894,26 @@ static const struct vfio_device_ops vfmig_ops = {
 	.detach_ioas = vfio_iommufd_physical_detach_ioas,
 };
 
+/*
+ * The device's files go into the directory VFIO core made for it at registration
+ * (/sys/kernel/debug/vfio/<BDF>/, where its migration/{state,features} are), as "vfmig/": where
+ * VFIO users look, and gone with the VFIO device. Failures are not fatal (debugfs_create_*
+ * accept an error parent); a missing VFIO directory (debugfs off or not created) gives none,
+ * never a directory at the debugfs root.
+ */
+static void vfmig_debugfs_init(struct vfmig_device *vmdev)
+{
+#if IS_ENABLED(CONFIG_VFIO_DEBUGFS)
+	struct dentry *root = vmdev->core.vdev.debug_root;
+
+	if (IS_ERR_OR_NULL(root))
+		return;
+	vmdev->debugfs = debugfs_create_dir("vfmig", root);
+	debugfs_create_file("state", 0400, vmdev->debugfs, vmdev, &vfmig_state_fops);
+	debugfs_create_file("regs", 0400, vmdev->debugfs, vmdev, &vfmig_regs_fops);
+#endif
+}
+
 static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct vfmig_pci_ident ident;
@@ -931,10 +950,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto out_remove;
 
-	/* debugfs failures are not fatal (debugfs_create_* accept an error parent). */
-	vmdev->debugfs = debugfs_create_dir(pci_name(pdev), vfmig_debugfs_root);
-	debugfs_create_file("state", 0400, vmdev->debugfs, vmdev, &vfmig_state_fops);
-	debugfs_create_file("regs", 0400, vmdev->debugfs, vmdev, &vfmig_regs_fops);
+	vfmig_debugfs_init(vmdev);
 	return 0;
 
 out_remove:
@@ -949,7 +965,11 @@ static void vfmig_remove(struct pci_dev *pdev)
 	struct vfmig_device *vmdev =
 		container_of(pci_get_drvdata(pdev), struct vfmig_device, core);
 
-	/* Waits for running show callbacks; no new ones start. */
+	/*
+	 * Waits for running show callbacks; no new ones start. Before the unregistration, which
+	 * removes VFIO's directory (and would take ours with it, but after our callbacks' data
+	 * may be gone).
+	 */
 	debugfs_remove(vmdev->debugfs);
 	vfio_pci_core_unregister_device(&vmdev->core);
 	vfmig_rs_remove(vmdev->rs);
@@ -978,17 +998,10 @@ static struct pci_driver vfmig_pci_driver = {
 
 int vfmig_glue_register_driver(void)
 {
-	int ret;
-
-	vfmig_debugfs_root = debugfs_create_dir("vfmig", NULL);
-	ret = pci_register_driver(&vfmig_pci_driver);
-	if (ret)
-		debugfs_remove(vfmig_debugfs_root);
-	return ret;
+	return pci_register_driver(&vfmig_pci_driver);
 }
 
 void vfmig_glue_unregister_driver(void)
 {
 	pci_unregister_driver(&vfmig_pci_driver);
-	debugfs_remove(vfmig_debugfs_root);
 }

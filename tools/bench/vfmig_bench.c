@@ -4,7 +4,7 @@
  *   - opening and closing the device through VFIO (type1), which includes the VF reset that
  *     vfio-pci-core performs on open and close;
  *   - a register snapshot of the open device, as the migration save path takes it (through
- *     /sys/kernel/debug/vfmig/<BDF>/regs: snapshot + formatting + one read);
+ *     /sys/kernel/debug/vfio/<BDF>/vfmig/regs: snapshot + formatting + one read);
  *   - a 32-bit BAR0 register read through the userspace mmap, for scale (through pread when
  *     the driver traps BAR0, as with migration on (the default));
  *   with BDF2 and PF_IF (vfmig loaded with migration on (the default), both VFs bound to it), the
@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 		perror("vf_open");
 		return 1;
 	}
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/regs", argv[1]);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/regs", argv[1]);
 	n = 200;
 	for (i = 0; i < n; i++) {
 		double t0 = vfmig_now_us();

@@ -9,7 +9,7 @@
 
 mig_bin=${VFMIG_SELFTESTS:-$VFMIG_ROOT/build/selftests}
 mig_if=$(pf_netdev "$pf")
-mig_dbg=/sys/kernel/debug/vfmig
+mig_dbg=/sys/kernel/debug/vfio
 
 rmmod vfmig
 if ! tap_check migration.modprobe modprobe vfmig; then
@@ -21,7 +21,7 @@ else
 		tap_fail migration.test_program_passed "$mig_bin/vfmig_migration_test not built"
 	elif tap_check migration.vf0_to_vfmig pci_bind "$vf0" vfmig &&
 		tap_check migration.vf1_to_vfmig pci_bind "$vf1" vfmig; then
-		tap_check migration.debugfs_state_running grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/state"
+		tap_check migration.debugfs_state_running grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/vfmig/state"
 		# No administrative MACs for the kselftest: its "guest" chooses VF0's and VF1's MACs
 		# through the mailbox, and the driver carries VF0's to VF1 through VF1's mailbox
 		# (an administrative MAC on VF1 would make igb refuse it).
@@ -34,7 +34,7 @@ else
 		# target VF1 has none, so the restore below sets it on VF1 through VF1's mailbox
 		# (a different administrative MAC on VF1 would make the restore fail with EPERM).
 		ip link set "$mig_if" vf 0 mac 02:76:66:6d:05:00
-		tap_check migration.debugfs_state_after grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/state"
+		tap_check migration.debugfs_state_after grep -qxF "migration_state: RUNNING" "$mig_dbg/$vf0/vfmig/state"
 		# The same uAPI through vfmigctl: the kernel's stream decodes with the userspace
 		# decoder (one source, rust/shared), and VF1 accepts VF0's stream.
 		mig_ctl=$(vfmig_tool vfmigctl)
@@ -49,13 +49,13 @@ else
 			tap_check migration.vfmigctl_restore_vf1 "$mig_ctl" -q restore "$vf1" -i "$mig_tmp/vf0.bin"
 			# debugfs accounts for both: the stream's length, a duration, and on VF1 the
 			# error left by vfmig_migration_test's bad streams before.
-			sed 's/^/#   /' "$mig_dbg/$vf0/state" "$mig_dbg/$vf1/state"
+			sed 's/^/#   /' "$mig_dbg/$vf0/vfmig/state" "$mig_dbg/$vf1/vfmig/state"
 			mig_len=$(stat -c %s "$mig_tmp/vf0.bin")
-			tap_check migration.debugfs_bytes_saved grep -qx "bytes_saved: $mig_len" "$mig_dbg/$vf0/state"
-			tap_check migration.debugfs_save_ns grep -qE "^save_ns: [1-9][0-9]*$" "$mig_dbg/$vf0/state"
-			tap_check migration.debugfs_bytes_restored grep -qx "bytes_restored: $mig_len" "$mig_dbg/$vf1/state"
-			tap_check migration.debugfs_restore_ns grep -qE "^restore_ns: [1-9][0-9]*$" "$mig_dbg/$vf1/state"
-			tap_check migration.debugfs_last_error grep -qE "^last_error: -[0-9]+ \(RESUMING -> STOP\)$" "$mig_dbg/$vf1/state"
+			tap_check migration.debugfs_bytes_saved grep -qx "bytes_saved: $mig_len" "$mig_dbg/$vf0/vfmig/state"
+			tap_check migration.debugfs_save_ns grep -qE "^save_ns: [1-9][0-9]*$" "$mig_dbg/$vf0/vfmig/state"
+			tap_check migration.debugfs_bytes_restored grep -qx "bytes_restored: $mig_len" "$mig_dbg/$vf1/vfmig/state"
+			tap_check migration.debugfs_restore_ns grep -qE "^restore_ns: [1-9][0-9]*$" "$mig_dbg/$vf1/vfmig/state"
+			tap_check migration.debugfs_last_error grep -qE "^last_error: -[0-9]+ \(RESUMING -> STOP\)$" "$mig_dbg/$vf1/vfmig/state"
 			# (VF1's MAC after this restore is not checked here: vfmigctl closes VF1, and
 			# vfio-pci's reset on close makes igb forget it; vfmig_migration_test checks it
 			# while the target is open.)

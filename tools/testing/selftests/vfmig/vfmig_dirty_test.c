@@ -463,7 +463,7 @@ static long long debugfs_state_value(const char *bdf, const char *key)
 	long long v = -ENOENT;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/state", bdf);
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;
@@ -486,7 +486,7 @@ static void expect_no_overflow(struct __test_metadata *_metadata, FIXTURE_DATA(d
 
 	ksft_print_msg("dirty: %s: debugfs dirty_overflows %lld, dirty_overflowed %lld\n", when,
 		       ovf, now);
-	EXPECT_LE(0, ovf) TH_LOG("%s: no dirty_overflows in /sys/kernel/debug/vfmig/%s/state: %s",
+	EXPECT_LE(0, ovf) TH_LOG("%s: no dirty_overflows in /sys/kernel/debug/vfio/%s/vfmig/state: %s",
 				 when, self->vf.bdf, strerror((int)-ovf));
 	EXPECT_EQ(0, ovf) TH_LOG("%s: the tracker fell back to \"all dirty\" %lld time(s) where "
 				 "nothing can overflow", when, ovf);

@@ -478,7 +478,7 @@ static char *regs_dump(const char *bdf)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/regs", bdf);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/regs", bdf);
 	return slurp(path);
 }
 
@@ -567,7 +567,7 @@ static int refused_restore(struct __test_metadata *_metadata, FIXTURE_DATA(mig) 
 	char what[128];
 	int fd, werr, ret, state;
 
-	EXPECT_NE(NULL, regs0) TH_LOG("%s: /sys/kernel/debug/vfmig/%s/regs: %s", name,
+	EXPECT_NE(NULL, regs0) TH_LOG("%s: /sys/kernel/debug/vfio/%s/vfmig/regs: %s", name,
 				      self->vf1.bdf, strerror(errno));
 	EXPECT_NE(NULL, ip0) TH_LOG("%s: ip link show %s", name, tpf);
 	ret = restore_fd(_metadata, &self->vf1, buf, n, &werr, &fd);
@@ -1475,7 +1475,7 @@ static void regs_print(const char *bdf, const char *when)
 	char path[256], line[1024];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/regs", bdf);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/regs", bdf);
 	f = fopen(path, "r");
 	if (!f)
 		return;

@@ -522,7 +522,7 @@ static const char *last_error_line(void)
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", vfmig_env("VFMIG_BDF"));
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/state", vfmig_env("VFMIG_BDF"));
 	fd = open(path, O_RDONLY);
 	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 	if (fd >= 0)
@@ -700,7 +700,7 @@ static void *thread_main(void *arg)
 			char path[256];
 			int fd;
 
-			snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/%s",
+			snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/%s",
 				 vfmig_env("VFMIG_BDF"), below(&s, 2) ? "state" : "regs");
 			fd = open(path, O_RDONLY);
 			if (fd >= 0) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfmig_regs_test: the register snapshot vfmig takes of a VF (debugfs
- * /sys/kernel/debug/vfmig/<BDF>/regs) against the values a driver programmed.
+ * /sys/kernel/debug/vfio/<BDF>/vfmig/regs) against the values a driver programmed.
  *
  * A userspace 82576 VF driver (vf82576.c) owns the VF through VFIO, programs both Rx and both
  * Tx queues with known values (ring base IOVA, length, head, tail, control, SRRCTL, Tx head
@@ -48,7 +48,7 @@ static int read_dbg(const char *name, char *buf, size_t len)
 	ssize_t n, got = 0;
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/%s", env("VFMIG_BDF"), name);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/%s", env("VFMIG_BDF"), name);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;

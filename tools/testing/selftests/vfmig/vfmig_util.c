@@ -52,7 +52,7 @@ long vfmig_state_num(const char *bdf, const char *key)
 	long v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/state", bdf);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/vfmig/state", bdf);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;

@@ -49,7 +49,7 @@ sed -n 's/^# e2e: m1: /   /p' "$work/demo.log" | tr ';' '\n' | sed 's/^ */   /'
 
 say "7. vfmig's counters for VF1, the target (debugfs)"
 grep -E "^(migration_state|restores|restores_armed|restore_ns|arm_ns|bytes_restored|trapped_)" \
-	"/sys/kernel/debug/vfmig/$vf1/state" | indent
+	"/sys/kernel/debug/vfio/$vf1/vfmig/state" | indent
 echo "   (VF0's DMA logging answered QEMU's dirty-page reports during the migration: the"
 echo "    device_dirty_logging check above counts them; the logging ends with the migration)"
 

@@ -328,7 +328,7 @@ class Pinger:
 def vfmig_state(bdf):
     """vfmig's debugfs state file of the VF `bdf` as a dict (empty if there is none)."""
     try:
-        with open(f"/sys/kernel/debug/vfmig/{bdf}/state") as f:
+        with open(f"/sys/kernel/debug/vfio/{bdf}/vfmig/state") as f:
             return dict(line.split(": ", 1) for line in f.read().splitlines() if ": " in line)
     except OSError:
         return {}
@@ -520,7 +520,7 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
         for h in dst.heartbeats()[-4:]:
             log(f"{tag}: guest heartbeat on the destination: {h}")
         try:
-            with open(f"/sys/kernel/debug/vfmig/{dst_bdf}/regs") as f:
+            with open(f"/sys/kernel/debug/vfio/{dst_bdf}/vfmig/regs") as f:
                 for line in f:
                     log(f"{tag}: {dst_bdf} regs: {line.rstrip()}")
         except OSError as e:
