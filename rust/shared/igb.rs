@@ -3,9 +3,12 @@
 //! `igbvf` and emulated by QEMU's `igb`.
 //!
 //! Generic sections carry 2 Rx and 2 Tx rings, 3 MSI-X vectors (EITR[0..3])
-//! with IVAR0 and IVAR_MISC, and the 16-dword mailbox. The one private
-//! section, [`SECTION_IGB_REGS`], is a sorted list of (VF BAR offset, value)
-//! pairs for the remaining VF registers listed in [`PRIVATE_REGS`].
+//! with IVAR0 and IVAR_MISC, and the 16-dword mailbox. Two private sections,
+//! both instance 0 and neither required: [`SECTION_IGB_MBX`], the guest's
+//! mailbox requests (written OPTIONAL when there are any), and
+//! [`SECTION_IGB_REGS`], a sorted list of (VF BAR offset, value) pairs for
+//! the VF registers listed in [`PRIVATE_REGS`] (validated when present; this
+//! build never writes it and the module ignores it on restore).
 
 use super::error::{Error, ErrorKind, Field};
 use super::format::{Identity, Reader, SectionHeader, Writer};

@@ -944,6 +944,16 @@ impl Sink for NicSink<'_> {
     fn section(&mut self, sec: &SectionHeader, payload: &[u8]) -> Result<(), Error> {
         let mut r = Reader::new(payload);
         let st = &mut *self.state;
+        // The sections that describe the VF once are instance 0 (as the provider requires of
+        // its private sections): a second one can then only be a duplicate key.
+        let singleton = matches!(
+            sec.ty,
+            SECTION_INTERRUPTS | SECTION_MAILBOX | SECTION_PF_VF_CONFIG | SECTION_STATS
+        );
+        if singleton && sec.instance != 0 {
+            return Err(Error::new(ErrorKind::InvalidValue, Field::SectionInstance)
+                .values(0, u64::from(sec.instance)));
+        }
         match sec.ty {
             SECTION_RX_RING | SECTION_TX_RING => {
                 let ring = Ring::read(&mut r)?;

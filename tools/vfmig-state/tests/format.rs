@@ -681,6 +681,47 @@ fn schema_and_provider_rules() {
 }
 
 #[test]
+fn singleton_sections_are_instance_zero() {
+    let h = sample_header();
+    let (_, secs) = split(&sample_stream());
+    for ty in [
+        nic::SECTION_INTERRUPTS,
+        nic::SECTION_MAILBOX,
+        nic::SECTION_PF_VF_CONFIG,
+        nic::SECTION_STATS,
+    ] {
+        let i = secs.iter().position(|s| s.hdr.ty == ty).unwrap();
+        let off = 40 + secs[..i].iter().map(|s| 12 + s.payload.len()).sum::<usize>();
+        // Alone at another instance.
+        let mut s = secs.clone();
+        s[i].hdr.instance = 5;
+        let e = err(decode(&build(&h, &s, Raw::default()), None));
+        assert_eq!(
+            (e.kind, e.field, e.expected, e.found),
+            (ErrorKind::InvalidValue, Field::SectionInstance, 0, 5),
+            "type {ty:#x}"
+        );
+        assert_eq!((e.section, e.instance, e.offset as usize), (ty, 5, off));
+        // A second one after instance 0 (once accepted, the last one winning).
+        let mut s = secs.clone();
+        let mut extra = s[i].clone();
+        extra.hdr.instance = 1;
+        s.insert(i + 1, extra);
+        let e = err(decode(&build(&h, &s, Raw::default()), None));
+        assert_eq!(
+            (e.kind, e.field, e.section, e.instance),
+            (ErrorKind::InvalidValue, Field::SectionInstance, ty, 1)
+        );
+        // Twice at instance 0: a duplicate key.
+        let mut s = secs.clone();
+        let extra = s[i].clone();
+        s.insert(i + 1, extra);
+        let e = err(decode(&build(&h, &s, Raw::default()), None));
+        assert_eq!(e.kind, ErrorKind::DuplicateSection);
+    }
+}
+
+#[test]
 fn errors_are_sticky_and_trailing_data_rejected() {
     let good = sample_stream();
     let mut st = Box::<NicVfState>::default();
