@@ -11,6 +11,7 @@ use core::{
 };
 
 use kernel::{
+    device::Device,
     new_mutex, new_spinlock,
     prelude::*,
     seq_file::{
@@ -18,6 +19,7 @@ use kernel::{
         SeqFile, //
     },
     sync::{
+        aref::ARef,
         Mutex,
         MutexGuard,
         SpinLock, //
@@ -74,6 +76,9 @@ impl kernel::fmt::Display for Bdf {
 /// One VF bound to vfmig.
 #[pin_data]
 pub(crate) struct VfDevice {
+    /// The PCI device (a reference held from probe until this is dropped at remove): the
+    /// device the kernel messages name (`dev_*`).
+    dev: ARef<Device>,
     ident: PciIdent,
     provider: &'static dyn Provider,
     /// What changes while the VF is bound: taken by the VFIO open/close hooks, the migration
@@ -173,12 +178,7 @@ impl Drop for DevGuard<'_> {
 impl VfDevice {
     /// Accepts a function that some provider drives; anything else is refused with `ENODEV`
     /// (`driver_override` lets userspace offer any device to the driver).
-    pub(crate) fn probe(ident: &PciIdent) -> Result<Pin<KBox<Self>>> {
-        let bdf = Bdf {
-            domain: ident.domain,
-            bus: ident.bus,
-            devfn: ident.devfn,
-        };
+    pub(crate) fn probe(ident: &PciIdent, dev: ARef<Device>) -> Result<Pin<KBox<Self>>> {
         let id = provider::FnId {
             vendor: ident.vendor,
             device: ident.device,
@@ -186,9 +186,9 @@ impl VfDevice {
         };
         let Some(provider) = provider::find(&id) else {
             let what = if ident.is_virtfn != 0 { "VF" } else { "PF" };
-            pr_info!(
-                "{}: {:04x}:{:04x} ({}) is not a function any provider drives\n",
-                bdf,
+            dev_info!(
+                dev,
+                "{:04x}:{:04x} ({}) is not a function any provider drives\n",
                 ident.vendor,
                 ident.device,
                 what
@@ -200,15 +200,16 @@ impl VfDevice {
             bus: ident.pf_bus,
             devfn: ident.pf_devfn,
         };
-        pr_info!(
-            "{}: VF {} of PF {}, provider {}\n",
-            bdf,
+        dev_info!(
+            dev,
+            "VF {} of PF {}, provider {}\n",
             ident.vf_id,
             pf,
             provider.name()
         );
         KBox::pin_init(
             try_pin_init!(VfDevice {
+                dev,
                 ident: *ident,
                 provider,
                 state <- new_mutex!(
@@ -234,17 +235,17 @@ impl VfDevice {
     /// The VFIO device is being opened; `vfio_pci_core` has enabled it and mapped its BARs.
     pub(crate) fn open(&self, core: &CoreDevice<'_>) -> Result {
         let (addr, len) = core.bar_iomap(0).inspect_err(|e| {
-            pr_warn!(
-                "{}: BAR0 is not mapped ({}): refusing to open\n",
-                self.bdf(),
-                e.to_errno()
+            dev_warn!(
+                self.dev,
+                "BAR0 is not mapped ({:?}): refusing to open\n",
+                e
             )
         })?;
         // SAFETY: `vfio_pci_core_enable()` mapped BAR0; the mapping stays until
         // `vfio_pci_core_disable()`, which the C shell calls only after `close()`, and `close()`
         // drops this value under the lock.
         let bar0 = unsafe { BarMapping::new(addr, len) };
-        pr_debug!("{}: open, BAR0 {} bytes\n", self.bdf(), bar0.size());
+        dev_dbg!(self.dev, "open, BAR0 {} bytes\n", bar0.size());
         let mut st = self.lock();
         st.bar0 = Some(bar0);
         st.mig.reset();
@@ -292,7 +293,7 @@ impl VfDevice {
         st.mig.reset();
         st.bar0 = None;
         drop(st);
-        pr_debug!("{}: closed\n", self.bdf());
+        dev_dbg!(self.dev, "closed\n");
     }
 
     /// Prints the debugfs `state` file: identity, provider, open or closed, migration state.
@@ -359,14 +360,6 @@ impl VfDevice {
         self.provider.trap()
     }
 
-    fn bdf(&self) -> Bdf {
-        Bdf {
-            domain: self.ident.domain,
-            bus: self.ident.bus,
-            devfn: self.ident.devfn,
-        }
-    }
-
     fn pf_bdf(&self) -> Bdf {
         Bdf {
             domain: self.ident.pf_domain,
@@ -377,7 +370,8 @@ impl VfDevice {
 
     /// Releases the device when it is unbound.
     pub(crate) fn remove(self: Pin<KBox<Self>>) {
-        pr_debug!(
+        dev_dbg!(
+            self.dev,
             "VF {} released by provider {} (id {})\n",
             self.ident.vf_id,
             self.provider.name(),

@@ -8,6 +8,7 @@ use core::ffi::c_void;
 
 use kernel::{
     bindings,
+    device::Device,
     ffi::c_int,
     prelude::*,
     seq_file::SeqFile,
@@ -36,16 +37,22 @@ type DevicePtr = Pin<KBox<VfDevice>>;
 ///
 /// # Safety
 ///
-/// `ident` points to a valid `struct vfmig_pci_ident` and `rs` to writable storage for a pointer.
+/// `pdev` is the PCI device being probed, `ident` points to a valid `struct vfmig_pci_ident`
+/// and `rs` to writable storage for a pointer.
 #[no_mangle]
 unsafe extern "C" fn vfmig_rs_probe(
-    _pdev: *mut bindings::pci_dev,
+    pdev: *mut bindings::pci_dev,
     ident: *const PciIdent,
     rs: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: The caller guarantees `ident` is valid for reads; `PciIdent` is plain data.
     let ident = unsafe { *ident };
-    match VfDevice::probe(&ident) {
+    // SAFETY: The caller guarantees `pdev` is the live PCI device being probed, so its embedded
+    // `struct device` is valid with a non-zero reference count for this call; `get_device`
+    // takes a reference of its own (released with the `VfDevice`), and a PCI device's release
+    // may run on any thread.
+    let dev = unsafe { Device::get_device(core::ptr::addr_of_mut!((*pdev).dev)) };
+    match VfDevice::probe(&ident, dev) {
         Ok(dev) => {
             // SAFETY: The caller guarantees `rs` is valid for writes.
             unsafe { *rs = dev.into_foreign() };

@@ -207,6 +207,12 @@ impl ResumeData {
         self.last.take().map(|(state, _)| state)
     }
 
+    /// The error that stopped the transfer's decoder, if one did (every later write and the
+    /// end of the transfer fail with its errno).
+    fn stream_error(&self) -> Option<StreamError> {
+        self.dec.error().map(StreamError)
+    }
+
     /// The end of the transfer (RESUMING -> STOP): the state to load, the last complete
     /// stream. A partial stream after it, no stream at all, or a last stream flagged as
     /// pre-copy initial data is a truncated transfer (`EBADMSG`); other stream errors give
@@ -379,6 +385,16 @@ fn stream_err(e: crate::shared::error::Error) -> Error {
     Error::from_errno(-e.errno())
 }
 
+/// A stream error as the kernel messages print it: what failed, the field and both values
+/// (the decoder's own text, as `vfmigctl inspect` prints it).
+struct StreamError(crate::shared::error::Error);
+
+impl kernel::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 impl VfDevice {
     fn identity(&self) -> Identity {
         Identity {
@@ -488,9 +504,9 @@ impl VfDevice {
                 Err(Failed::Kept(e)) => {
                     // Userspace can repeat a refused arc at will: ratelimited.
                     if core.log_allowed() {
-                        pr_info!(
-                            "{}: migration {} -> {} failed ({:?}): state stays {}\n",
-                            self.bdf(),
+                        dev_info!(
+                            self.dev,
+                            "migration {} -> {} failed ({:?}): state stays {}\n",
                             cur.name(),
                             next.name(),
                             e,
@@ -502,9 +518,9 @@ impl VfDevice {
                     return Err(e);
                 }
                 Err(Failed::Lost(e)) => {
-                    pr_warn!(
-                        "{}: migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
-                        self.bdf(),
+                    dev_warn!(
+                        self.dev,
+                        "migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
                         cur.name(),
                         next.name(),
                         e
@@ -537,9 +553,9 @@ impl VfDevice {
             Some(Ok(pf)) => *pf,
             Some(Err(e)) => {
                 if core.log_allowed() {
-                    pr_info!(
-                        "{}: save: the PF's view of the VF is not readable ({:?})\n",
-                        self.bdf(),
+                    dev_info!(
+                        self.dev,
+                        "save: the PF's view of the VF is not readable ({:?})\n",
                         e
                     );
                 }
@@ -674,16 +690,26 @@ impl VfDevice {
         // Userspace can repeat a refused restore at will: its messages are ratelimited.
         let log = core.log_allowed();
         let resume = st.mig.resume.as_mut().ok_or(EINVAL)?;
-        let (staging, armed) = resume.final_and_armed(fmt).inspect_err(|e| {
-            if !log {
-                return;
+        if let Err(e) = resume.final_and_armed(fmt).map(|_| ()) {
+            if log {
+                match resume.stream_error() {
+                    Some(why) => dev_info!(
+                        self.dev,
+                        "restore refused: {} ({:?}), device untouched\n",
+                        why,
+                        e
+                    ),
+                    None => dev_info!(
+                        self.dev,
+                        "restore refused: no complete final stream in the transfer ({:?}), device untouched\n",
+                        e
+                    ),
+                }
             }
-            pr_info!(
-                "{}: restore refused: the transfer is incomplete or invalid ({:?}), device untouched\n",
-                self.bdf(),
-                e
-            );
-        })?;
+            return Err(e.into());
+        }
+        // Again, now that it holds: it returns what it returned above.
+        let (staging, armed) = resume.final_and_armed(fmt)?;
         self.verify_pf(staging.pf.as_ref(), pf, log)?;
         let bar0 = st.bar0.as_ref().ok_or(ENODEV)?;
         let _mem = self.arc_access(core)?;
@@ -709,9 +735,9 @@ impl VfDevice {
             Err(e) => {
                 // Partly programmed: leave the VF as a reset leaves it.
                 if log {
-                    pr_warn!(
-                        "{}: restore failed while programming the VF ({:?}): resetting the VF\n",
-                        self.bdf(),
+                    dev_warn!(
+                        self.dev,
+                        "restore failed while programming the VF ({:?}): resetting the VF\n",
                         e
                     );
                 }
@@ -750,9 +776,9 @@ impl VfDevice {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
                 if log {
-                    pr_err!(
-                        "{}: restore refused: the target's PF settings are not readable ({:?})\n",
-                        self.bdf(),
+                    dev_err!(
+                        self.dev,
+                        "restore refused: the target's PF settings are not readable ({:?})\n",
                         e
                     );
                 }
@@ -770,17 +796,17 @@ impl VfDevice {
                 continue;
             }
             if warn_only {
-                pr_warn!(
-                    "{}: restore: PF setting {} differs: source {}, target {} (pf_mismatch_warn=1: the target's is kept)\n",
-                    self.bdf(),
+                dev_warn!(
+                    self.dev,
+                    "restore: PF setting {} differs: source {}, target {} (pf_mismatch_warn=1: the target's is kept)\n",
                     name,
                     s,
                     d
                 );
             } else {
-                pr_err!(
-                    "{}: restore refused: PF setting {} differs: source {}, target {} (set it on the target's PF first)\n",
-                    self.bdf(),
+                dev_err!(
+                    self.dev,
+                    "restore refused: PF setting {} differs: source {}, target {} (set it on the target's PF first)\n",
                     name,
                     s,
                     d
@@ -903,7 +929,17 @@ impl VfDevice {
         }
         let fmt = self.provider.format();
         let resume = st.mig.resume.as_mut().ok_or(ENODEV)?;
-        resume.feed(data, fmt)?;
+        let refused_before = resume.stream_error().is_some();
+        if let Err(e) = resume.feed(data, fmt) {
+            // Once per transfer (later writes repeat the error), and ratelimited: userspace
+            // can start transfers at will.
+            if let (false, Some(why)) = (refused_before, resume.stream_error()) {
+                if core.log_allowed() {
+                    dev_info!(self.dev, "restore data refused: {} ({:?})\n", why, e);
+                }
+            }
+            return Err(e);
+        }
         st.mig.stats.bytes_restored += data.len() as u64;
         if let Some(pre) = resume.take_precopy() {
             self.arm(st, core, pre);
@@ -941,9 +977,9 @@ impl VfDevice {
             Err(e) => {
                 st.mig.stats.arm_failures += 1;
                 if core.log_allowed() {
-                    pr_info!(
-                        "{}: restore: arming from the pre-copy data failed ({:?}): the final restore does all\n",
-                        self.bdf(),
+                    dev_info!(
+                        self.dev,
+                        "restore: arming from the pre-copy data failed ({:?}): the final restore does all\n",
                         e
                     );
                 }

@@ -129,7 +129,7 @@ echo vfmig >"/sys/bus/pci/devices/$pf/driver_override"
 err=$( (echo "$pf" >/sys/bus/pci/drivers_probe) 2>&1)
 diag "probe of the PF by vfmig: ${err:-succeeded}"
 tap_check probe.pf_refused test -z "$(pci_driver_of "$pf")"
-tap_check probe.pf_refused_logged sh -c "dmesg | grep -q 'vfmig: $pf: 8086:10c9 (PF) is not a function any provider drives'"
+tap_check probe.pf_refused_logged sh -c "dmesg | grep -q 'vfmig $pf: 8086:10c9 (PF) is not a function any provider drives'"
 echo >"/sys/bus/pci/devices/$pf/driver_override"
 echo "$pf" >/sys/bus/pci/drivers_probe
 tap_check probe.pf_back_to_igb test "$(pci_driver_of "$pf")" = igb

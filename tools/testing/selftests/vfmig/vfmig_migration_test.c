@@ -45,6 +45,7 @@
 
 #include "kselftest_harness.h"
 #include "vf82576.h"
+#include "vfmig_adv.h"
 #include "vfmig_util.h"
 
 #define DMA_IOVA	VFMIG_DMA_IOVA
@@ -559,6 +560,28 @@ static void admin_defaults(FIXTURE_DATA(mig) *self)
  * show`) the same before and after. Returns the transfer's data fd, still open (RESUMING goes
  * on), or -1.
  */
+/* Whether the kernel log `log` has the line of `bdf`'s refused data that names the check
+ * `kind`, the field and both values (the target's, then the stream's), as dev_info prints it. */
+static bool refusal_named(const char *log, const char *bdf, const char *kind,
+			  const char *field, const char *want, const char *found)
+{
+	char head[96], vals[96];
+	const char *p = log;
+
+	snprintf(head, sizeof(head), "vfmig %s: restore data refused: %s ", bdf, kind);
+	snprintf(vals, sizeof(vals), "%s (expected %s, found %s)", field, want, found);
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		char line[512];
+
+		snprintf(line, sizeof(line), "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+		if (strstr(line, head) && strstr(line, vals))
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
 static int refused_restore(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 			   const char *name, const uint8_t *buf, size_t n, int err)
 {
@@ -1264,6 +1287,7 @@ TEST_F_TIMEOUT(mig, bad_streams, 300)
 	const char *spf = vfmig_env("VFMIG_PF_IF"), *tpf = target_pf_if();
 	const uint32_t marker = 0x00abc000;
 	ssize_t len, alen;
+	char tag[64];
 
 	ASSERT_NE(NULL, b);
 	ASSERT_NE(NULL, adm);
@@ -1303,8 +1327,24 @@ TEST_F_TIMEOUT(mig, bad_streams, 300)
 		}
 		vf_wr32(&self->vf1, VF_RDBAL, marker);
 		ASSERT_EQ(marker, vf_rd32(&self->vf1, VF_RDBAL));
+		if (i >= 3)
+			sleep(6);	/* a fresh burst of the per-device message ratelimit (5 s) */
+		adv_kmsg_mark(tag, sizeof(tag));
 		fd = refused_restore(_metadata, self, bad[i].name, b, n, bad[i].err);
 		EXPECT_EQ(marker, vf_rd32(&self->vf1, VF_RDBAL)) TH_LOG("%s", bad[i].name);
+		if (i >= 3) {
+			/* the kernel message names the check, the field and both values */
+			char *log = adv_dmesg_since(tag);
+
+			ASSERT_NE(NULL, log);
+			EXPECT_TRUE(i == 3 ? refusal_named(log, self->vf1.bdf, "identity-mismatch",
+							   "header.device", "0x10ca", "0x10cb") :
+					     refusal_named(log, self->vf1.bdf, "unsupported-major",
+							   "header.major", "0x1", "0x2"))
+				TH_LOG("%s: no \"restore data refused\" line naming the field and both "
+				       "values:\n%s", bad[i].name, log);
+			free(log);
+		}
 		if (fd >= 0 && n < (size_t)len) {
 			/* a truncated transfer goes on: the rest completes it */
 			EXPECT_EQ(0, mig_write_stream(fd, self->stream + n, len - n, odd_chunks,
