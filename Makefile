@@ -35,11 +35,12 @@ ifneq ($(wildcard $(KDIR)/.config $(KDIR)/include/config/auto.conf),)
 LLVM := $(shell $(CURDIR)/scripts/kernel-llvm $(KDIR) || echo FAILED)
 endif
 endif
-# A kernel built with LLVM takes CC, LD, ... from LLVM=: drop a CC=/LD= given on the command line
-# (DKMS adds "CC=clang LD=ld.lld" when vmlinux was built by clang, whatever its version suffix),
-# so that the kernel's make chooses the versioned tools itself.
+# A kernel built with LLVM takes CC, LD, ... from LLVM=. DKMS adds "CC=clang LD=ld.lld" to the
+# make command when vmlinux was built by clang, whatever its version suffix (Debian has clang-19
+# and no clang): those two are not passed on, so that the kernel's make chooses the tools from
+# LLVM=. Any other CC= or LD= given on the command line is.
 ifneq ($(LLVM),)
-MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
+MAKEOVERRIDES := $(filter-out CC=clang LD=ld.lld,$(MAKEOVERRIDES))
 endif
 
 # Warnings are errors (Kbuild) in the project's own builds: by default against the project's
