@@ -11,18 +11,52 @@
 #   make check-e2e  the longer end-to-end scenarios (make check runs the short one)
 #   make fuzz       a longer fuzzing run of the state decoder
 #   make soak       the interleaving/race suite alone, long (SOAK_STEPS, SOAK_RACE_SECONDS)
+#   make dkms-install   install the source into /usr/src/vfmig-$(VERSION) and dkms install it
 #   make clean
+#
+# KDIR=  the kernel build tree (a full one: see scripts/prebuild-check); LLVM= comes from its config.
 
 VFMIG_CACHE ?= $(HOME)/.cache/vfmig
 VFMIG_KERNEL_VARIANT ?= base
 KDIR ?= $(VFMIG_CACHE)/build/$(VFMIG_KERNEL_VARIANT)
-LLVM ?= -19
-RUST_LIB_SRC ?= /usr/src/rustc-$(shell rustc --version | cut -d' ' -f2)/library
+# rustc: the one on PATH, else rustup's in ~/.cargo/bin (scripts/prebuild-check finds the same).
+ifeq ($(shell command -v rustc),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
+RUST_LIB_SRC ?= /usr/src/rustc-$(shell rustc --version | cut -d' ' -f2)/library
+VFMIG_VERSION := $(strip $(file <$(CURDIR)/VERSION))
 
-KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
+# LLVM: the clang/LLVM the target kernel was built with, from its config (scripts/kernel-llvm:
+# -19 for the test kernel, built with Debian's clang-19); nothing for a GCC-built kernel.
+# LLVM=... on the command line wins.
+# (Not fatal here: targets that do not build the module must work without a kernel.)
+ifeq ($(origin LLVM),undefined)
+ifneq ($(wildcard $(KDIR)/.config $(KDIR)/include/config/auto.conf),)
+LLVM := $(shell $(CURDIR)/scripts/kernel-llvm $(KDIR) || echo FAILED)
+endif
+endif
+# A kernel built with LLVM takes CC, LD, ... from LLVM=. DKMS adds "CC=clang LD=ld.lld" to the
+# make command when vmlinux was built by clang, whatever its version suffix (Debian has clang-19
+# and no clang): those two are not passed on, so that the kernel's make chooses the tools from
+# LLVM=. Any other CC= or LD= given on the command line is.
+ifneq ($(LLVM),)
+MAKEOVERRIDES := $(filter-out CC=clang LD=ld.lld,$(MAKEOVERRIDES))
+endif
 
-.PHONY: all modules clippy kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install
+# Warnings are errors (Kbuild) in the project's own builds: by default against the project's
+# test kernel (KDIR has scripts/kernel's stamp), and always in scripts/check. A user's or DKMS
+# build against another kernel (dkms.conf passes VFMIG_WERROR=0) does not fail on a warning that
+# another compiler version finds.
+VFMIG_WERROR ?= $(if $(wildcard $(KDIR)/.vfmig-stamp),1,0)
+
+# Before building: the LLVM choice succeeded, then scripts/prebuild-check.
+PREBUILD = @if [ "$(LLVM)" = FAILED ]; then echo "vfmig: no LLVM for $(KDIR) (above); pass LLVM=" >&2; exit 1; fi; \
+	$(CURDIR)/scripts/prebuild-check $(KDIR)
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(LLVM),LLVM=$(LLVM)) RUST_LIB_SRC=$(RUST_LIB_SRC) \
+	VFMIG_WERROR=$(VFMIG_WERROR)
+
+.PHONY: all modules clippy kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install dkms-install
 
 all: modules
 
@@ -32,16 +66,27 @@ all: modules
 KSTAMP_CHECK = if [ -f $(KDIR)/.vfmig-stamp ] && ! cmp -s $(KDIR)/.vfmig-stamp .vfmig-kstamp; then \
 	$(KMAKE) clean >/dev/null && cp $(KDIR)/.vfmig-stamp .vfmig-kstamp; fi
 
+# The toolchain and the kernel's Rust artefacts first (scripts/prebuild-check): a clear message
+# instead of rustc's "incompatible version" errors.
 modules:
+	$(PREBUILD)
 	@$(KSTAMP_CHECK)
 	$(KMAKE) modules
 
 clippy:
+	$(PREBUILD)
 	@$(KSTAMP_CHECK)
 	$(KMAKE) CLIPPY=1 modules
 
 modules_install:
 	$(KMAKE) modules_install
+
+# From source with DKMS (root): the module's source into /usr/src/vfmig-$(VERSION) (scripts/
+# dkms-source), then built and installed for the running kernel, and for new kernels by
+# AUTOINSTALL. Undone by: dkms remove vfmig/$(VERSION) --all; rm -r /usr/src/vfmig-$(VERSION)
+dkms-install:
+	scripts/dkms-source $(DESTDIR)/usr/src/vfmig-$(VFMIG_VERSION)
+	$(if $(DESTDIR),,dkms install vfmig/$(VFMIG_VERSION))
 
 kernel:
 	scripts/kernel $(VFMIG_KERNEL_VARIANT)

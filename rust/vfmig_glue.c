@@ -986,6 +986,8 @@ static const struct pci_device_id vfmig_pci_table[] = {
 };
 MODULE_DEVICE_TABLE(pci, vfmig_pci_table);
 MODULE_IMPORT_NS("IOMMUFD");
+/* From the VERSION file (Kbuild), the one version of the module, dkms.conf and the packages. */
+MODULE_VERSION(VFMIG_VERSION);
 
 static struct pci_driver vfmig_pci_driver = {
 	.name = "vfmig",
