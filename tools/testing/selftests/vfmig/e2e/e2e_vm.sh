@@ -22,8 +22,9 @@
 #   paused   as plain, the guest paused before each migration and resumed 2 s into it.
 #   ringwrap VF0 -> VF1 with pre-copy stretched to a minute and frames every 70 ms: the
 #            guest's Rx ring wraps during pre-copy; every frame intact on the destination.
-#   bench    make bench-e2e: one guest, VF0 -> VF1 with device logging, VF1 -> VF0 with it off
-#            (QEMU's fallback), VF0 -> VF1 by hot-unplug, migrate, hot-add; one table.
+#   bench    make bench-e2e: one guest, first (on the fresh guest) VF0 -> VF1 by hot-unplug,
+#            migrate, hot-add; then VF1 -> VF0 with device logging, VF0 -> VF1 with it off
+#            (QEMU's fallback); one table.
 #   iommufd  VF0 through QEMU's iommufd backend (-object iommufd): the guest runs; QEMU blocks
 #            the migration at realize (no device or IOMMU dirty tracking there), so migrate is
 #            refused before it starts and the guest keeps its traffic.

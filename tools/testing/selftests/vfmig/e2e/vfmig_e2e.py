@@ -615,14 +615,15 @@ def hotplug_move(args, tap, src, dst_name, dst_bdf, ping, tag):
     t_start = time.monotonic()
     src.qmp.cmd("device_del", id="vf")
     # the guest acknowledges through PCIe native hotplug (pciehp's 5 s of attention first)
-    end = time.time() + 60
+    end = time.time() + args.hotplug_timeout
     while time.time() < end:
         if not any(d.get("name") == "vf" for d in
                    src.qmp.cmd("qom-list", path="/machine/peripheral")):
             break
         time.sleep(0.2)
     else:
-        tap.check(False, f"{tag}.unplugged", "the guest did not release the VF in 60 s")
+        tap.check(False, f"{tag}.unplugged",
+                  f"the guest did not release the VF in {args.hotplug_timeout:.0f} s")
         return None
     t_unplugged = time.monotonic()
     dst = Vmm(args, dst_name, None, incoming=uri)
@@ -641,7 +642,7 @@ def hotplug_move(args, tap, src, dst_name, dst_bdf, ping, tag):
         time.sleep(0.1)
     t_add = time.monotonic()
     dst.qmp.cmd("device_add", driver="vfio-pci", host=dst_bdf, id="vf", bus="rp0")
-    end = time.monotonic() + 120
+    end = time.monotonic() + args.hotplug_timeout
     while time.monotonic() < end and not [a for a, _ in ping.replies if a > t_add]:
         time.sleep(0.2)
     time.sleep(args.after)
@@ -674,24 +675,28 @@ def bench(args, tap, vmm, ping):
     time.sleep(args.trap_window)
     t1, r1 = trapped(a), len(ping.replies)
     per_pkt = ((t1 - t0) / (2 * (r1 - r0))) if None not in (t0, t1) and r1 > r0 else None
-    # (a) vfmig, device dirty logging; the destination without it, for (b)
+    # (c) first, on the fresh guest: what was done before vfmig, hot-unplug, migrate, hot-add
+    # (after a migration the nested guest stays slow for a while, which would be counted
+    # against (c): its pciehp work was seen not to finish then)
+    nxt3 = hotplug_move(args, tap, vmm, "vmm1", b, ping, "c")
+    if not nxt3:
+        return vmm, per_pkt
+    # (a) vfmig, device dirty logging, from where (c) left the guest; the destination without
+    # it, for (b)
     args.expect_device_logging = True
-    nxt = migrate(args, tap, vmm, "vmm1", b, ping, "a",
+    nxt = migrate(args, tap, nxt3, "vmm2", a, ping, "a",
                   dst_opts=args.device_opts + ",x-device-dirty-page-tracking=off,"
                   "enable-migration=on")
     if not nxt:
-        return vmm, per_pkt
-    # (b) vfmig, logging off: QEMU's fallback (every mapped page dirty in every round)
+        return nxt3, per_pkt
+    # (b) vfmig, logging off: QEMU's fallback (every mapped page dirty in every round; it
+    # fails at setup under TCG)
     args.converge_after = args.bench_converge
     args.expect_device_logging = False
-    nxt2 = migrate(args, tap, nxt, "vmm2", a, ping, "b")
+    nxt2 = migrate(args, tap, nxt, "vmm3", b, ping, "b")
     args.expect_device_logging = None
     args.converge_after = 0
-    # (c) before vfmig: hot-unplug, migrate, hot-add (from where (b) left the guest: on A if
-    # it completed, still on B if it failed: QEMU's fallback fails at setup under TCG)
-    src, target = (nxt2, b) if nxt2 else (nxt, a)
-    nxt3 = hotplug_move(args, tap, src, "vmm3", target, ping, "c")
-    return (nxt3 or src), per_pkt
+    return (nxt2 or nxt), per_pkt
 
 
 def print_table(per_pkt):
@@ -750,6 +755,9 @@ def main():
                     help="the --refuse-to migration before the others, on the fresh guest")
     ap.add_argument("--no-loss-check", dest="loss_check", action="store_false",
                     help="no no_loss_outside_outage check (see suite_e2e.sh)")
+    ap.add_argument("--hotplug-timeout", type=float, default=180.0, metavar="S",
+                    help="--bench (c): how long the guest may take to release the VF, and to "
+                    "answer through the hot-added one (default 180)")
     ap.add_argument("--recovery", type=float, default=60.0, metavar="S",
                     help="how long a refused source's guest may stay silent before its "
                     "traffic window (default 60)")
