@@ -46,13 +46,15 @@ vfio_pci_target() {
 	echo "$v"
 }
 
-e2e() { # name args...
+# e2e NAME ARGS...: one scenario of vfmig_e2e.py; VFMIG_E2E_ARGS (comma-separated, e.g.
+# --after=90,--guest-heartbeat, from scripts/vm --append) is appended to every one.
+e2e() {
 	local name=$1
 	shift
 	run_kselftest "e2e_$name" python3 "$e2e_dir/vfmig_e2e.py" --work "$work/$name" \
 		--qemu "${VFMIG_E2E_QEMU:-qemu-system-x86_64}" \
 		--kernel "$VFMIG_KDIR/arch/x86/boot/bzImage" --initrd "$work/initrd.cpio" \
-		--guest-addr "$guest_addr" "$@"
+		--guest-addr "$guest_addr" "$@" $(echo "${VFMIG_E2E_ARGS:-}" | tr , ' ')
 	tap_check "e2e_$name.passed" test $? -eq 0
 }
 

@@ -29,7 +29,8 @@
 #            the migration at realize (no device or IOMMU dirty tracking there), so migrate is
 #            refused before it starts and the guest keeps its traffic.
 #
-# Knobs (scripts/vm --append KEY=value): VFMIG_E2E_QEMU (default qemu-system-x86_64).
+# Knobs (scripts/vm --append KEY=value): VFMIG_E2E_QEMU (default qemu-system-x86_64),
+# VFMIG_E2E_ARGS (more vfmig_e2e.py options for every scenario, comma-separated).
 # Ends with "# guest: N passed, N failed".
 
 . "$(dirname "$0")/../lib.sh"
