@@ -185,7 +185,9 @@ class Vmm:
                 num = lambda v: int(v) if v.isdigit() else None  # "-": no eth0 now
                 hb.append({"t": float(f[1]), "icmp_csum_err": num(f[3]),
                            "ip_hdr_err": num(f[5]), "irq": num(f[7]), "rx": num(f[9]),
-                           "tx": num(f[11])})
+                           "tx": num(f[11]),
+                           "in_echos": num(f[13]) if len(f) >= 16 else None,
+                           "out_echo_reps": num(f[15]) if len(f) >= 16 else None})
         return hb
 
     def trace_text(self):
@@ -469,8 +471,8 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
         tap.check(len(after) >= need, f"{tag}.source_traffic",
                   f"{len(after)} replies after the refusal, the first {silent:.1f} s after it "
                   f"(waited up to {args.recovery:.0f} s, then {args.after:.0f} s); VF accesses "
-                  f"by the guest meanwhile {trapped}; last heartbeat "
-                  f"{(src.heartbeats() or [None])[-1]}")
+                  f"by the guest meanwhile {trapped}; last heartbeats "
+                  f"{src.heartbeats()[-3:]}")
         gap, _ = ping.gaps(t_start - 1, t_end)
         print(f"# e2e: {tag}: {src.bdf} -> {dst_bdf} refused ({detail}); source's largest "
               f"gap {gap * 1000:.0f} ms", flush=True)
