@@ -3,6 +3,8 @@
 # vfmig top-level Makefile.
 #
 #   make            build vfmig.ko against KDIR (default: the cached test kernel, scripts/kernel)
+#   make kunit      the test module build/kunit/vfmig_kunit.ko: the same sources with the KUnit
+#                   suites (VFMIG_KUNIT=1, --cfg vfmig_kunit); vfmig.ko never has them
 #   make check      host tests, kernel + module build, VM tests; ends with "N passed, N failed"
 #   make check-sanitize  the VM tests on the KASAN/lockdep/kmemleak kernel (slow, not in CI)
 #   make demo       boot the test VM and show vfmig driving a VF
@@ -21,8 +23,9 @@ RUST_LIB_SRC ?= /usr/src/rustc-$(shell rustc --version | cut -d' ' -f2)/library
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
+KMAKE_KUNIT = $(MAKE) -C $(KDIR) M=$(KUNIT_SRC) MO=$(KUNIT_OUT) VFMIG_KUNIT=1 LLVM=$(LLVM) RUST_LIB_SRC=$(RUST_LIB_SRC)
 
-.PHONY: all modules clippy kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install
+.PHONY: all modules clippy kunit kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install
 
 all: modules
 
@@ -39,6 +42,19 @@ modules:
 clippy:
 	@$(KSTAMP_CHECK)
 	$(KMAKE) CLIPPY=1 modules
+
+# The test module: the same sources built with the KUnit suites as build/kunit/vfmig_kunit.ko.
+# kbuild's MO= keeps its objects apart from the production ones, but refuses a source directory
+# that holds a build (modules.order), so the sources are seen through build/kunit/src, a
+# directory of symlinks to this tree. CLIPPY=1 lints it.
+KUNIT_OUT = $(CURDIR)/build/kunit
+KUNIT_SRC = $(KUNIT_OUT)/src
+kunit:
+	@mkdir -p $(KUNIT_SRC)
+	@for f in Kbuild rust tools; do ln -sfn $(CURDIR)/$$f $(KUNIT_SRC)/$$f; done
+	@if [ -f $(KDIR)/.vfmig-stamp ] && ! cmp -s $(KDIR)/.vfmig-stamp $(KUNIT_OUT)/.vfmig-kstamp; then \
+		$(KMAKE_KUNIT) clean >/dev/null && cp $(KDIR)/.vfmig-stamp $(KUNIT_OUT)/.vfmig-kstamp; fi
+	$(KMAKE_KUNIT) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
 
 modules_install:
 	$(KMAKE) modules_install
