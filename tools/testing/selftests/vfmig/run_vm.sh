@@ -51,6 +51,18 @@ tap_check bind.vfio_nodes sh -c "ls /dev/vfio/\$(basename \$(readlink /sys/bus/p
 # --- VFIO through both paths ----------------------------------------------------------------
 VFMIG_BDF=$vf0 run_kselftest device "$bin/vfmig_device_test"
 tap_check device.test_program_passed test $? -eq 0
+# The same program as a kselftest target: the kernel's selftests Makefile (lib.mk run_tests,
+# the kselftest runner) in the tree scripts/check-kselftest built, which runs vfmig_device.sh
+# (TEST_PROGS) on the VF bound to vfmig. Nothing is rebuilt here.
+kst=${VFMIG_KSELFTEST_TREE:-$VFMIG_ROOT/build/kselftest-tree}/tools/testing/selftests
+if [ -x "$kst/vfmig/vfmig_device_test" ]; then
+	make -C "$kst" TARGETS=vfmig run_tests >/tmp/kselftest.log 2>&1
+	kst_rc=$?
+	sed 's/^/    /' /tmp/kselftest.log
+	tap_check kselftest.run_tests_device sh -c "[ $kst_rc = 0 ] && grep -qx 'ok [0-9]* selftests: vfmig: vfmig_device.sh' /tmp/kselftest.log"
+else
+	tap_fail kselftest.run_tests_device "no kselftest tree at $kst (scripts/check-kselftest)"
+fi
 
 # --- unbind / rebind, module cycles ---------------------------------------------------------
 pci_unbind "$vf0"
