@@ -111,3 +111,4 @@ soak: modules
 
 clean:
 	$(KMAKE) clean
+	rm -rf $(KUNIT_OUT)
