@@ -3,6 +3,8 @@
 # vfmig top-level Makefile.
 #
 #   make            build vfmig.ko against KDIR (default: the cached test kernel, scripts/kernel)
+#   make kunit      the test module build/kunit/vfmig_kunit.ko: the same sources with the KUnit
+#                   suites (VFMIG_KUNIT=1, --cfg vfmig_kunit); vfmig.ko never has them
 #   make check      host tests, kernel + module build, VM tests; ends with "N passed, N failed"
 #   make check-sanitize  the VM tests on the KASAN/lockdep/kmemleak kernel (slow, not in CI)
 #   make demo       boot the test VM and show vfmig driving a VF
@@ -55,8 +57,10 @@ PREBUILD = @if [ "$(LLVM)" = FAILED ]; then echo "vfmig: no LLVM for $(KDIR) (ab
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(LLVM),LLVM=$(LLVM)) RUST_LIB_SRC=$(RUST_LIB_SRC) \
 	VFMIG_WERROR=$(VFMIG_WERROR)
+KMAKE_KUNIT = $(MAKE) -C $(KDIR) M=$(KUNIT_SRC) MO=$(KUNIT_OUT) VFMIG_KUNIT=1 \
+	$(if $(LLVM),LLVM=$(LLVM)) RUST_LIB_SRC=$(RUST_LIB_SRC) VFMIG_WERROR=$(VFMIG_WERROR)
 
-.PHONY: all modules clippy kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install dkms-install
+.PHONY: all modules clippy kunit kernel clean check check-sanitize check-e2e demo bench bench-e2e fuzz soak modules_install dkms-install
 
 all: modules
 
@@ -77,6 +81,20 @@ clippy:
 	$(PREBUILD)
 	@$(KSTAMP_CHECK)
 	$(KMAKE) CLIPPY=1 modules
+
+# The test module: the same sources built with the KUnit suites as build/kunit/vfmig_kunit.ko.
+# kbuild's MO= keeps its objects apart from the production ones, but refuses a source directory
+# that holds a build (modules.order), so the sources are seen through build/kunit/src, a
+# directory of symlinks to this tree. CLIPPY=1 lints it.
+KUNIT_OUT = $(CURDIR)/build/kunit
+KUNIT_SRC = $(KUNIT_OUT)/src
+kunit:
+	$(PREBUILD)
+	@mkdir -p $(KUNIT_SRC)
+	@for f in Kbuild VERSION rust tools; do ln -sfn $(CURDIR)/$$f $(KUNIT_SRC)/$$f; done
+	@if [ -f $(KDIR)/.vfmig-stamp ] && ! cmp -s $(KDIR)/.vfmig-stamp $(KUNIT_OUT)/.vfmig-kstamp; then \
+		$(KMAKE_KUNIT) clean >/dev/null && cp $(KDIR)/.vfmig-stamp $(KUNIT_OUT)/.vfmig-kstamp; fi
+	$(KMAKE_KUNIT) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
 
 modules_install:
 	$(KMAKE) modules_install
@@ -140,3 +158,4 @@ soak: modules
 
 clean:
 	$(KMAKE) clean
+	rm -rf $(KUNIT_OUT)

@@ -41,7 +41,7 @@ mod dirty;
 mod migration;
 mod trap;
 
-#[cfg(CONFIG_KUNIT)]
+#[cfg(all(vfmig_kunit, CONFIG_KUNIT))]
 pub(crate) use dirty::{
     emit_runs,
     heap_sort,
@@ -50,7 +50,7 @@ pub(crate) use dirty::{
 };
 
 pub(crate) use migration::migration_features;
-#[cfg(CONFIG_KUNIT)]
+#[cfg(all(vfmig_kunit, CONFIG_KUNIT))]
 pub(crate) use migration::ResumeData;
 
 /// A PCI location, printed as `DDDD:BB:DD.F`.

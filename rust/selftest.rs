@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! In-kernel tests (KUnit), run when the module is loaded on a kernel with `CONFIG_KUNIT`.
+//! In-kernel tests (KUnit), compiled only into the test build `vfmig_kunit.ko` (`make kunit`,
+//! `--cfg vfmig_kunit`), whose suites run when it is loaded on a kernel with `CONFIG_KUNIT`.
 //!
 //! They prove that the shared state format compiled into the module behaves as the userspace
 //! build does: the committed golden vectors decode in-kernel, re-encode to the same bytes, and

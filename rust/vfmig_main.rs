@@ -16,9 +16,14 @@ mod dump;
 mod entry;
 mod glue;
 mod provider;
+// The KUnit suites, only in the test build (`make kunit`, `--cfg vfmig_kunit`): the production
+// vfmig.ko carries none, so loading it on a `CONFIG_KUNIT=y` kernel runs no test and does not
+// taint the kernel (TAINT_TEST).
+#[cfg(vfmig_kunit)]
 mod selftest;
 pub mod shared;
 
+#[cfg(not(vfmig_kunit))]
 module! {
     type: VfmigModule,
     name: "vfmig",
@@ -37,11 +42,36 @@ module! {
     },
 }
 
+// The test build of the same sources: vfmig's KUnit suites in a module of its own name
+// (`build/kunit/vfmig_kunit.ko`), loaded only by the project's tests; it drives no device.
+#[cfg(vfmig_kunit)]
+module! {
+    type: VfmigModule,
+    name: "vfmig_kunit",
+    authors: ["vfmig developers"],
+    description: "KUnit suites of vfmig (test build: loading it runs them and taints the kernel; drives no device)",
+    license: "GPL",
+    params: {
+        migration: bool {
+            default: true,
+            description: "Offer VFIO migration (STOP_COPY, P2P, PRE_COPY) and DMA dirty logging, trapping BAR0 (default on); 0: VFIO access exactly as vfio-pci, no migration (Documentation/vfmig/operation.rst)",
+        },
+        pf_mismatch_warn: bool {
+            default: false,
+            description: "Let a restore proceed when the source's PF administrator settings (VLAN, QoS, spoof check, trust, rates, link state) differ from the target's, with a warning; they are never set from the stream (default: refuse with EPERM)",
+        },
+    },
+}
+
 /// The loaded module: holds the registration of the `vfmig` PCI driver.
 struct VfmigModule;
 
 impl kernel::Module for VfmigModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        if cfg!(vfmig_kunit) {
+            pr_info!("KUnit suites of vfmig only; no PCI driver registered\n");
+            return Ok(VfmigModule);
+        }
         glue::register_driver()?;
         let migration = if device::migration_features() != 0 {
             "on"
@@ -59,6 +89,8 @@ impl kernel::Module for VfmigModule {
 
 impl Drop for VfmigModule {
     fn drop(&mut self) {
-        glue::unregister_driver();
+        if !cfg!(vfmig_kunit) {
+            glue::unregister_driver();
+        }
     }
 }

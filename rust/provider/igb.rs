@@ -1203,6 +1203,8 @@ fn stats(io: Bar0<'_>, sh: &Shadow) -> Stats {
 const _: () = assert!(regs::NUM_VECTORS == igb::NUM_VECTORS as usize);
 const _: () = assert!(regs::MAILBOX_DWORDS == igb::MAILBOX_DWORDS as usize);
 
+// Only in the test build (`make kunit`): the production module carries no KUnit suite.
+#[cfg(vfmig_kunit)]
 #[kunit_tests(vfmig_igb)]
 mod tests {
     //! The 82576 VF provider's register logic that needs no device: the shadows fed by

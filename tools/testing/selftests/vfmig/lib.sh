@@ -85,6 +85,58 @@ record_kunit() { # prefix suite
 	[ $n -gt 0 ] && [ $bad = 0 ] && [ $nskip -lt $n ]
 }
 
+# The kernel's taint mask (/proc/sys/kernel/tainted's number). The test kernel has no
+# CONFIG_SYSCTL: the helper module vfmig_taint.ko (test_modules/, built with the programs)
+# shows it, once loaded.
+taint_mask() { cat /sys/module/vfmig_taint/parameters/tainted 2>/dev/null; }
+
+# modprobe vfmig (installed), checked against the CONFIG_KUNIT=y kernel it loads on:
+#   module.modprobe              it loads;
+#   module.no_kunit_suites       no KUnit suite appeared under /sys/kernel/debug/kunit;
+#   module.load_no_test_taint    the taint mask is the same before and after, TAINT_TEST (bit 18,
+#                                262144) not in it, and vfmig's own taint flags are "O" (out of
+#                                tree; "OE" where module signatures are checked).
+# The baseline is read after vfmig_taint.ko is loaded: it is out of tree and unsigned like
+# vfmig, so it has already set O (4096), and E (8192) where signatures are checked (never here:
+# CONFIG_MODULE_SIG is off), which vfmig's load would set; from there the load must change
+# nothing. The test kernel boots without KUnit autorun, which a distribution kernel has
+# (CONFIG_KUNIT_AUTORUN_ENABLED): every suite the load brought is run as autorun would at load
+# before the mask is read again, so a module with suites fails here as it would taint there.
+load_vfmig_taint_checked() {
+	local reader=${VFMIG_TAINT_KO:-$bin/test_modules/vfmig_taint.ko} before=/tmp/kunit.before
+	local t0 t1 mt new="" s ok=1
+	ls /sys/kernel/debug/kunit 2>/dev/null | sort >"$before"
+	if ! grep -q '^vfmig_taint ' /proc/modules && ! insmod "$reader"; then
+		diag "cannot load the taint reader $reader"
+		ok=0
+	fi
+	t0=$(taint_mask)
+	tap_check module.modprobe modprobe vfmig
+	for s in $(ls /sys/kernel/debug/kunit 2>/dev/null | sort | comm -13 "$before" -); do
+		new="$new $s"
+		echo 1 >"/sys/kernel/debug/kunit/$s/run"
+	done
+	tap_check module.no_kunit_suites test -z "$new"
+	[ -z "$new" ] || diag "vfmig brought KUnit suites:$new"
+	t1=$(taint_mask)
+	mt=$(cat /sys/module/vfmig/taint 2>/dev/null)
+	diag "taint mask before modprobe vfmig: ${t0:-?}, after: ${t1:-?}; vfmig's own taint flags: ${mt:-none}"
+	if [ -z "$t0" ] || [ -z "$t1" ]; then
+		ok=0
+	elif [ $(((t0 >> 12) & 1)) != 1 ]; then
+		diag "the reader (out of tree) did not see O (4096): not a taint mask"
+		ok=0
+	elif [ $(((t0 >> 18) & 1)) = 1 ]; then
+		diag "TAINT_TEST was set before vfmig was loaded: the check would prove nothing"
+		ok=0
+	elif [ "$t1" != "$t0" ]; then
+		diag "modprobe vfmig added taint bits $((t1 & ~t0))$([ $(((t1 >> 18) & 1)) = 1 ] && echo ' (TAINT_TEST)')"
+		ok=0
+	fi
+	case "$mt" in O | OE) ;; *) diag "vfmig's taint flags are '$mt', not O"; ok=0 ;; esac
+	tap_check module.load_no_test_taint test $ok = 1
+}
+
 # The path of a program of tools/ (cargo workspace, debug profile): under $CARGO_TARGET_DIR when
 # set (scripts/check passes cargo's target directory to the guest), else tools/target. A suite
 # that needs the program fails, not skips, when it is not there.

@@ -24,25 +24,45 @@ diag "$(echo "$info" | grep -E '^(filename|alias|license|description|vermagic):'
 tap_check module.modinfo_alias sh -c 'modinfo -F alias vfmig | grep -qi "^vfio_pci:v00008086d000010CAsv\*sd\*bc\*sc\*i\*$"'
 tap_check module.modinfo_license test "$(modinfo -F license vfmig)" = GPL
 tap_check module.modinfo_description test -n "$(modinfo -F description vfmig)"
-tap_check module.modprobe modprobe vfmig
+# Loading vfmig on this CONFIG_KUNIT=y kernel runs no KUnit suite and taints the kernel with
+# nothing but what any out-of-tree module sets (lib.sh, load_vfmig_taint_checked): first in the
+# run, before any KUnit suite has run (TAINT_TEST would already be set) or vfmig_kunit is loaded.
+load_vfmig_taint_checked
 tap_check module.loaded test -d /sys/module/vfmig
-# The module's KUnit suites (the shared state format, in-kernel).
-record_kunit kunit vfmig_shared
-tap_check kunit.vfmig_shared_passed test $? -eq 0
-# The dirty log's bookkeeping (ranges, take/peek, overflow fallback), in-kernel.
-record_kunit kunit vfmig_dirty
-tap_check kunit.vfmig_dirty_passed test $? -eq 0
-# Resume transfers of several streams (PRE_COPY), the 82576 VF's shadows and DMA view.
-record_kunit kunit vfmig_resume
-tap_check kunit.vfmig_resume_passed test $? -eq 0
-record_kunit kunit vfmig_igb
-tap_check kunit.vfmig_igb_passed test $? -eq 0
+# The module's KUnit suites, from the test build build/kunit/vfmig_kunit.ko (make kunit): the
+# shared state format in-kernel; the dirty log's bookkeeping (ranges, take/peek, overflow
+# fallback); resume transfers of several streams (PRE_COPY); the 82576 VF's shadows and DMA
+# view; the text form of a register snapshot (debugfs regs). It drives no device and loads next
+# to vfmig.
+kunit_ko=${VFMIG_KUNIT_KO:-$VFMIG_ROOT/build/kunit/vfmig_kunit.ko}
+tap_check kunit.module_load insmod "$kunit_ko"
+for kunit_suite in vfmig_shared vfmig_dirty vfmig_resume vfmig_igb vfmig_dump; do
+	record_kunit kunit "$kunit_suite"
+	tap_check "kunit.${kunit_suite}_passed" test $? -eq 0
+done
+# The control of module.load_no_test_taint: the reader sees the kernel tainted by a test run.
+t=$(taint_mask)
+diag "taint after the KUnit suites: $t"
+tap_check kunit.run_sets_taint_test test $(((${t:-0} >> 18) & 1)) = 1
+tap_check kunit.module_rmmod rmmod vfmig_kunit
 tap_check bind.vf0_to_vfmig pci_bind "$vf0" vfmig
 tap_check bind.vfio_nodes sh -c "ls /dev/vfio/\$(basename \$(readlink /sys/bus/pci/devices/$vf0/iommu_group)) /sys/bus/pci/devices/$vf0/vfio-dev/vfio* >/dev/null"
 
 # --- VFIO through both paths ----------------------------------------------------------------
 VFMIG_BDF=$vf0 run_kselftest device "$bin/vfmig_device_test"
 tap_check device.test_program_passed test $? -eq 0
+# The same program as a kselftest target: the kernel's selftests Makefile (lib.mk run_tests,
+# the kselftest runner) in the tree scripts/check-kselftest built, which runs vfmig_device.sh
+# (TEST_PROGS) on the VF bound to vfmig. Nothing is rebuilt here.
+kst=${VFMIG_KSELFTEST_TREE:-$VFMIG_ROOT/build/kselftest-tree}/tools/testing/selftests
+if [ -x "$kst/vfmig/vfmig_device_test" ]; then
+	make -C "$kst" TARGETS=vfmig run_tests >/tmp/kselftest.log 2>&1
+	kst_rc=$?
+	sed 's/^/    /' /tmp/kselftest.log
+	tap_check kselftest.run_tests_device sh -c "[ $kst_rc = 0 ] && grep -qx 'ok [0-9]* selftests: vfmig: vfmig_device.sh' /tmp/kselftest.log"
+else
+	tap_fail kselftest.run_tests_device "no kselftest tree at $kst (scripts/check-kselftest)"
+fi
 
 # --- unbind / rebind, module cycles ---------------------------------------------------------
 pci_unbind "$vf0"
