@@ -235,11 +235,7 @@ impl VfDevice {
     /// The VFIO device is being opened; `vfio_pci_core` has enabled it and mapped its BARs.
     pub(crate) fn open(&self, core: &CoreDevice<'_>) -> Result {
         let (addr, len) = core.bar_iomap(0).inspect_err(|e| {
-            dev_warn!(
-                self.dev,
-                "BAR0 is not mapped ({:?}): refusing to open\n",
-                e
-            )
+            dev_warn!(self.dev, "BAR0 is not mapped ({:?}): refusing to open\n", e)
         })?;
         // SAFETY: `vfio_pci_core_enable()` mapped BAR0; the mapping stays until
         // `vfio_pci_core_disable()`, which the C shell calls only after `close()`, and `close()`
