@@ -211,9 +211,10 @@ impl Device {
             &mut m,
         ) {
             Ok(()) => Ok(Features(u32::try_from(m.flags).unwrap_or(u32::MAX))),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => Err(CtlError::new(
+            Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => Err(CtlError::with_os(
                 Exit::NoMigration,
                 format!("{}: driver offers no migration (ENOTTY)", self.bdf),
+                &e,
             )),
             Err(e) => Err(CtlError::os("VFIO_DEVICE_FEATURE_MIGRATION", &e)),
         }
