@@ -17,8 +17,11 @@ mod igb;
 
 /// What every device provider implements.
 pub(crate) trait Provider: Sync {
-    /// Short name, shown in logs and debugfs.
-    fn name(&self) -> &'static str;
+    /// Short name, shown in logs and debugfs: the provider name of the saved-state format
+    /// (`rust/shared/`), so the module, the stream and the tools use one name per provider.
+    fn name(&self) -> &'static str {
+        self.format().name()
+    }
 
     /// The rules of this device's saved state (provider id, compatibility word, private
     /// sections), shared with the userspace tools (`rust/shared/`).

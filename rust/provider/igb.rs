@@ -66,10 +66,6 @@ type Bar0<'a> = Mmio<'a, Region<BAR0_SIZE>>;
 pub(crate) struct Igb82576Vf;
 
 impl Provider for Igb82576Vf {
-    fn name(&self) -> &'static str {
-        "igb-82576vf"
-    }
-
     fn format(&self) -> &'static dyn nic::Provider {
         &igb::PROVIDER
     }

@@ -691,7 +691,11 @@ fn singleton_sections_are_instance_zero() {
         nic::SECTION_STATS,
     ] {
         let i = secs.iter().position(|s| s.hdr.ty == ty).unwrap();
-        let off = 40 + secs[..i].iter().map(|s| 12 + s.payload.len()).sum::<usize>();
+        let off = 40
+            + secs[..i]
+                .iter()
+                .map(|s| 12 + s.payload.len())
+                .sum::<usize>();
         // Alone at another instance.
         let mut s = secs.clone();
         s[i].hdr.instance = 5;

@@ -29,6 +29,10 @@ pub struct Cli {
     /// No progress lines on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Machine-readable output: one JSON document on stdout, also for errors
+    /// (`{"error": {"exit_code", "exit", "errno", "errno_value", "message"}}`).
+    #[arg(long, global = true)]
+    pub json: bool,
     /// sysfs root (tests).
     #[arg(long, global = true, hide = true, default_value = "/sys")]
     pub sysfs_root: PathBuf,
@@ -56,11 +60,7 @@ pub struct OpenArgs {
 pub enum Cmd {
     /// List SR-IOV VFs: PF, vendor:device, driver and binding.
     #[command(after_help = "Example:\n  vfmigctl list --json")]
-    List {
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Driver, identity, VFIO nodes, migration flags, current state, stop-copy size.
     #[command(after_help = "Example:\n  vfmigctl status 0000:00:03.0 --via group")]
     Status {
@@ -69,9 +69,6 @@ pub enum Cmd {
         /// Device open options.
         #[command(flatten)]
         open: OpenArgs,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
     },
     /// Save the VF state: RUNNING -> (PRE_COPY) -> STOP_COPY, stream to FILE, then STOP (or RUNNING with --resume).
     #[command(after_help = "Example:\n  vfmigctl save 0000:00:03.0 -o vf0.state --resume")]
@@ -111,9 +108,6 @@ pub enum Cmd {
     Inspect {
         /// State file.
         file: PathBuf,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
     },
     /// Would FILE load on BDF? Exit 0 if yes, 8 naming the differing field, 7 if malformed.
     #[command(after_help = "Example:\n  vfmigctl check vf0.state 0000:00:03.1; echo $?")]
@@ -150,6 +144,16 @@ pub enum Cmd {
         #[command(flatten)]
         open: OpenArgs,
     },
+    /// Write the man pages or shell completions, generated from this command line, to DIR.
+    #[command(
+        hide = true,
+        after_help = "Example:\n  vfmigctl generate man build/man\n  vfmigctl generate completions bash build/completions"
+    )]
+    Generate {
+        /// What to generate.
+        #[command(subcommand)]
+        what: Generate,
+    },
     /// (development) Write a synthetic valid state stream for a device identity.
     #[command(hide = true)]
     Synth {
@@ -162,5 +166,23 @@ pub enum Cmd {
         /// VVVV:DDDD:SVVV:SDDD:RR (hex).
         #[arg(long)]
         identity: Option<String>,
+    },
+}
+
+/// What `vfmigctl generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// roff man pages: vfmigctl.1 and vfmigctl-VERB.1 for every verb.
+    Man {
+        /// Output directory (created if missing).
+        dir: PathBuf,
+    },
+    /// A completion script for SHELL.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+        /// Output directory (created if missing).
+        dir: PathBuf,
     },
 }

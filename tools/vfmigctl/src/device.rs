@@ -59,6 +59,11 @@ fn open_rw(p: &str) -> Result<File> {
         .map_err(|e| CtlError::os(&format!("open {p}"), &e))
 }
 
+/// `VFIO_TYPE1v2_IOMMU` as an integer ioctl argument.
+fn type1v2() -> usize {
+    usize::try_from(v::VFIO_TYPE1v2_IOMMU).unwrap_or(usize::MAX)
+}
+
 fn arg_size<T>() -> u32 {
     u32::try_from(core::mem::size_of::<T>()).unwrap_or(u32::MAX)
 }
@@ -140,12 +145,7 @@ impl Device {
                 format!("VFIO API version {ver}, expected {}", v::VFIO_API_VERSION),
             ));
         }
-        let has = sys::ioctl_val(
-            &cont,
-            uapi::VFIO_CHECK_EXTENSION,
-            libc::c_ulong::from(v::VFIO_TYPE1v2_IOMMU),
-        )
-        .unwrap_or(0);
+        let has = sys::ioctl_val(&cont, uapi::VFIO_CHECK_EXTENSION, type1v2()).unwrap_or(0);
         if has <= 0 {
             return Err(CtlError::new(
                 Exit::Failure,
@@ -168,12 +168,8 @@ impl Device {
         let mut cfd = std::os::fd::AsRawFd::as_raw_fd(&cont);
         sys::ioctl_mut(&grp, uapi::VFIO_GROUP_SET_CONTAINER, &mut cfd)
             .map_err(|e| CtlError::os("VFIO_GROUP_SET_CONTAINER", &e))?;
-        sys::ioctl_val(
-            &cont,
-            uapi::VFIO_SET_IOMMU,
-            libc::c_ulong::from(v::VFIO_TYPE1v2_IOMMU),
-        )
-        .map_err(|e| CtlError::os("VFIO_SET_IOMMU(TYPE1v2)", &e))?;
+        sys::ioctl_val(&cont, uapi::VFIO_SET_IOMMU, type1v2())
+            .map_err(|e| CtlError::os("VFIO_SET_IOMMU(TYPE1v2)", &e))?;
         let name = CString::new(bdf).map_err(|_| CtlError::new(Exit::Usage, "bad address"))?;
         let raw = sys::ioctl_str(&grp, uapi::VFIO_GROUP_GET_DEVICE_FD, &name)
             .map_err(|e| CtlError::os(&format!("VFIO_GROUP_GET_DEVICE_FD {bdf}"), &e))?;
@@ -211,9 +207,10 @@ impl Device {
             &mut m,
         ) {
             Ok(()) => Ok(Features(u32::try_from(m.flags).unwrap_or(u32::MAX))),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => Err(CtlError::new(
+            Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => Err(CtlError::with_os(
                 Exit::NoMigration,
                 format!("{}: driver offers no migration (ENOTTY)", self.bdf),
+                &e,
             )),
             Err(e) => Err(CtlError::os("VFIO_DEVICE_FEATURE_MIGRATION", &e)),
         }

@@ -61,6 +61,8 @@ pub struct CtlError {
     pub exit: Exit,
     /// Human-readable cause.
     pub msg: String,
+    /// The errno behind the error, when a system call failed (`--json` names it).
+    pub errno: Option<i32>,
 }
 
 impl CtlError {
@@ -69,7 +71,37 @@ impl CtlError {
         Self {
             exit,
             msg: msg.into(),
+            errno: None,
         }
+    }
+
+    /// An error with an explicit exit code caused by the OS error `e`
+    /// (its errno is kept for `--json`).
+    pub fn with_os(exit: Exit, msg: impl Into<String>, e: &io::Error) -> Self {
+        Self {
+            errno: e.raw_os_error(),
+            ..Self::new(exit, msg)
+        }
+    }
+
+    /// The same error, recording `errno` as its cause.
+    pub fn errno(mut self, errno: i32) -> Self {
+        self.errno = Some(errno);
+        self
+    }
+
+    /// The error as the one JSON document `--json` prints:
+    /// `{"error": {"exit_code", "exit", "errno", "errno_value", "message"}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": {
+                "exit_code": self.exit.code(),
+                "exit": self.exit.name(),
+                "errno": self.errno.map(errno_name),
+                "errno_value": self.errno,
+                "message": self.msg,
+            }
+        })
     }
 
     /// Maps an OS error from `what` (e.g. "open /dev/vfio/7") to an exit
@@ -87,7 +119,7 @@ impl CtlError {
             Exit::NotViable => " (busy: the device or group is already open, e.g. by a VMM)",
             _ => "",
         };
-        Self::new(exit, format!("{what}: {}{hint}", errno_text(e)))
+        Self::with_os(exit, format!("{what}: {}{hint}", errno_text(e)), e)
     }
 }
 

@@ -152,7 +152,7 @@ impl<'a> Walk<'a> {
                         .state()
                         .map(|s| s.name().to_string())
                         .unwrap_or_else(|_| "unknown".into());
-                    return Err(CtlError::new(
+                    return Err(CtlError::with_os(
                         Exit::Transition,
                         format!(
                             "{}: transition {} -> {} failed: {}; device is now in {now}",
@@ -161,6 +161,7 @@ impl<'a> Walk<'a> {
                             next.name(),
                             os_msg("MIG_DEVICE_STATE", &e)
                         ),
+                        &e,
                     ));
                 }
             }
@@ -218,9 +219,10 @@ fn read_until(
             // PRE_COPY: -ENOMSG marks a temporary end of the stream.
             Err(e) if stop_on_enomsg && e.raw_os_error() == Some(libc::ENOMSG) => break,
             Err(e) => {
-                return Err(CtlError::new(
+                return Err(CtlError::with_os(
                     Exit::Transition,
                     os_msg(&format!("read migration data ({what})"), &e),
+                    &e,
                 ))
             }
         }
@@ -300,20 +302,19 @@ pub fn restore(dev: &Device, data: &[u8], opts: RestoreOpts, prog: &mut Progress
     let mut sent: u64 = 0;
     for chunk in data.chunks(64 << 10) {
         w.data_file()?.write_all(chunk).map_err(|e| {
-            CtlError::new(
+            CtlError::with_os(
                 Exit::Transition,
                 os_msg(&format!("write migration data at byte {sent}"), &e),
+                &e,
             )
         })?;
         sent = sent.saturating_add(u64::try_from(chunk.len()).unwrap_or(0));
         prog.bytes("resuming", sent, total, false);
     }
     prog.bytes("resuming", sent, total, true);
-    w.goto(State::Stop, prog).map_err(|e| {
-        CtlError::new(
-            e.exit,
-            format!("{} (the driver rejected the loaded state)", e.msg),
-        )
+    w.goto(State::Stop, prog).map_err(|e| CtlError {
+        msg: format!("{} (the driver rejected the loaded state)", e.msg),
+        ..e
     })?;
     w.data = None;
     if !opts.stay_stopped {
@@ -400,9 +401,82 @@ pub struct DirtyOpts {
     pub count: u32,
 }
 
-/// Starts DMA logging on `ranges`, prints the dirty ranges `count` times
-/// every `interval`, stops logging.
-pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress) -> Result<()> {
+/// One range of one `DMA_LOGGING_REPORT` round of `dirty`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirtyReport {
+    /// Report number, from 1.
+    pub round: u32,
+    /// The tracked range's IOVA.
+    pub iova: u64,
+    /// The tracked range's length.
+    pub len: u64,
+    /// Tracking page size.
+    pub page_size: u64,
+    /// Dirty runs: (IOVA, length in bytes).
+    pub runs: Vec<(u64, u64)>,
+}
+
+impl DirtyReport {
+    /// Number of dirty pages in the range.
+    pub fn dirty_pages(&self) -> u64 {
+        self.runs
+            .iter()
+            .map(|(_, l)| l / self.page_size.max(1))
+            .sum()
+    }
+}
+
+/// Text form of `dirty`'s reports (what it prints without `--json`).
+pub fn dirty_text(reports: &[DirtyReport]) -> String {
+    let mut s = String::new();
+    for r in reports {
+        s.push_str(&format!(
+            "report {}: range {:#x}+{:#x}: {} dirty page(s)\n",
+            r.round,
+            r.iova,
+            r.len,
+            r.dirty_pages()
+        ));
+        for &(a, l) in &r.runs {
+            s.push_str(&format!(
+                "  {:#018x}-{:#018x} ({} pages)\n",
+                a,
+                a.saturating_add(l).saturating_sub(1),
+                l / r.page_size.max(1)
+            ));
+        }
+    }
+    s
+}
+
+/// JSON form of `dirty`'s reports: an array of
+/// `{round, iova, length, page_size, dirty_pages, runs: [{iova, length, pages}]}`.
+pub fn dirty_json(reports: &[DirtyReport]) -> serde_json::Value {
+    serde_json::Value::Array(
+        reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "round": r.round, "iova": r.iova, "length": r.len,
+                    "page_size": r.page_size, "dirty_pages": r.dirty_pages(),
+                    "runs": r.runs.iter().map(|&(a, l)| serde_json::json!({
+                        "iova": a, "length": l, "pages": l / r.page_size.max(1),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Starts DMA logging on `ranges`, appends the dirty ranges to `reports`
+/// `count` times every `interval`, stops logging. On an error, `reports`
+/// holds the rounds completed before it.
+pub fn dirty(
+    dev: &Device,
+    o: &DirtyOpts,
+    reports: &mut Vec<DirtyReport>,
+    prog: &Progress,
+) -> Result<()> {
     let start_feat = v::VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
     if let Err(e) = dev.probe(start_feat, v::VFIO_DEVICE_FEATURE_SET) {
         return Err(if e.raw_os_error() == Some(libc::ENOTTY) {
@@ -419,6 +493,7 @@ pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress)
                     }
                 ),
             )
+            .errno(libc::ENOTTY)
         } else {
             CtlError::os("probe VFIO_DEVICE_FEATURE_DMA_LOGGING_START", &e)
         });
@@ -455,8 +530,9 @@ pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress)
                         dev.via.name()
                     ),
                 )
+                .errno(libc::EOPNOTSUPP)
             } else {
-                CtlError::new(Exit::Failure, os_msg("DMA_LOGGING_START", &e))
+                CtlError::with_os(Exit::Failure, os_msg("DMA_LOGGING_START", &e), &e)
             }
         })?;
     prog.say(&format!(
@@ -482,27 +558,19 @@ pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress)
                     &mut rep,
                 )
                 .map_err(|e| {
-                    CtlError::new(
+                    CtlError::with_os(
                         Exit::Failure,
                         os_msg("DMA_LOGGING_REPORT (treat all memory as dirty)", &e),
+                        &e,
                     )
                 })?;
-                let runs = dirty_runs(&bitmap, r.iova, o.page_size, pages);
-                let dirty_pages: u64 = runs.iter().map(|(_, l)| l / o.page_size).sum();
-                let _ = writeln!(
-                    out,
-                    "report {round}: range {:#x}+{:#x}: {dirty_pages} dirty page(s)",
-                    r.iova, r.len
-                );
-                for (a, l) in runs {
-                    let _ = writeln!(
-                        out,
-                        "  {:#018x}-{:#018x} ({} pages)",
-                        a,
-                        a + l - 1,
-                        l / o.page_size
-                    );
-                }
+                reports.push(DirtyReport {
+                    round,
+                    iova: r.iova,
+                    len: r.len,
+                    page_size: o.page_size,
+                    runs: dirty_runs(&bitmap, r.iova, o.page_size, pages),
+                });
             }
         }
         Ok(())
@@ -513,7 +581,7 @@ pub fn dirty(dev: &Device, o: &DirtyOpts, out: &mut impl Write, prog: &Progress)
         &mut none,
     );
     result?;
-    stop.map_err(|e| CtlError::new(Exit::Failure, os_msg("DMA_LOGGING_STOP", &e)))?;
+    stop.map_err(|e| CtlError::with_os(Exit::Failure, os_msg("DMA_LOGGING_STOP", &e), &e))?;
     prog.say("DMA logging stopped");
     Ok(())
 }

@@ -402,6 +402,31 @@ impl CheckOutcome {
     }
 }
 
+/// `check --json`: `{file, bdf, device_identity, compatible, outcome
+/// ("compatible" | "no-provider" | "incompatible" | "malformed"), exit_code,
+/// message, error}` with `error` as in `inspect --json` (null when compatible
+/// or when the device has no provider).
+pub fn check_json(c: &CheckOutcome, bdf: &str, file: &str, id: &Identity) -> Value {
+    let (outcome, err) = match c {
+        CheckOutcome::Compatible(_) => ("compatible", None),
+        CheckOutcome::NoProvider(_) => ("no-provider", None),
+        CheckOutcome::Incompatible(e) => ("incompatible", Some(e)),
+        CheckOutcome::Malformed(e) => ("malformed", Some(e)),
+    };
+    json!({
+        "file": file, "bdf": bdf,
+        "device_identity": {
+            "vendor": id.vendor, "device": id.device, "subsys_vendor": id.subsys_vendor,
+            "subsys_device": id.subsys_device, "revision": id.revision,
+        },
+        "compatible": matches!(c, CheckOutcome::Compatible(_)),
+        "outcome": outcome,
+        "exit_code": c.exit().code(),
+        "message": c.message(bdf),
+        "error": err.map(error_json),
+    })
+}
+
 /// Would `data` load on a device with `identity`?
 pub fn check_stream(data: &[u8], identity: Identity) -> CheckOutcome {
     let Some(p) = crate::sysfs::provider_for(&identity) else {

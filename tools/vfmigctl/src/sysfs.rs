@@ -115,7 +115,8 @@ impl Sysfs {
                     "no PCI device {bdf} (not in {})",
                     self.dev_path("").display()
                 ),
-            ))
+            )
+            .errno(libc::ENODEV))
         }
     }
 
@@ -232,6 +233,29 @@ impl Sysfs {
             });
         }
         out
+    }
+
+    /// vfmig's debugfs `state` file of `bdf` (`/sys/kernel/debug/vfio/BDF/vfmig/state`, in VFIO
+    /// core's directory of the device, created by `rust/vfmig_glue.c`), as its `key: value`
+    /// lines in order; `None` if it cannot be read
+    /// (debugfs not mounted, not root, not bound to vfmig).
+    pub fn vfmig_debugfs_state(&self, bdf: &str) -> Option<Vec<(String, String)>> {
+        let p = self.vfmig_debugfs_path(bdf);
+        let s = fs::read_to_string(p).ok()?;
+        Some(
+            s.lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect(),
+        )
+    }
+
+    /// Path of vfmig's debugfs `state` file of `bdf`.
+    pub fn vfmig_debugfs_path(&self, bdf: &str) -> PathBuf {
+        self.root
+            .join("kernel/debug/vfio")
+            .join(bdf)
+            .join("vfmig/state")
     }
 
     /// Fails unless the device is bound to vfmig (or, with `any_driver`,

@@ -474,3 +474,224 @@ fn list_status_and_binding_errors() {
     ]);
     assert_eq!(c, 3, "{e}");
 }
+
+/// Runs the built binary: (exit code, stdout, stderr).
+fn run_bin(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vfmigctl"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
+/// Runs the binary with `--json` and parses its stdout as exactly one JSON document.
+fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut argv = vec!["-q", "--json"];
+    argv.extend_from_slice(args);
+    let (code, out, err) = run_bin(&argv);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
+        panic!("vfmigctl {argv:?}: stdout is not one JSON document ({e}):\n{out}\nstderr: {err}")
+    });
+    (code, v)
+}
+
+/// The error document of `--json`: exit code and name agree with the process exit code.
+fn assert_json_error(code: i32, v: &serde_json::Value, exit: &str, errno: Option<&str>) {
+    let e = &v["error"];
+    assert_eq!(e["exit_code"], code, "{v:#}");
+    assert_eq!(e["exit"], exit, "{v:#}");
+    match errno {
+        Some(n) => assert_eq!(e["errno"], n, "{v:#}"),
+        None => assert!(e["errno"].is_null(), "{v:#}"),
+    }
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn json_of_every_verb_on_the_host() {
+    let fs = FakeSys::new("json");
+    let root = fs.arg();
+    let sys = ["--sysfs-root", root.as_str()];
+    let with =
+        |rest: &[&str]| -> Vec<String> { sys.iter().chain(rest).map(|s| s.to_string()).collect() };
+    let json = |rest: &[&str]| {
+        let a = with(rest);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_json(&a)
+    };
+
+    // list
+    let (c, v) = json(&["list"]);
+    assert_eq!(c, 0);
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v:#}");
+    assert_eq!(v[0]["bdf"], "0000:01:10.0");
+    assert_eq!(v[1]["binding"], "igbvf (host kernel driver)");
+
+    // status: not bound (exit 0), and a missing device (exit 3, ENODEV)
+    let (c, v) = json(&["status", "01:10.0"]);
+    assert_eq!(c, 0);
+    assert_eq!(v["provider"], "intel-82576-vf");
+    assert_eq!(v["identity"]["device"], "10ca");
+    assert_eq!(v["in_use"], false);
+    assert_eq!(v["migration"]["supported"], false);
+    assert!(v["migration"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("not bound to vfmig")));
+    let (c, v) = json(&["status", "0000:02:00.0"]);
+    assert_eq!(c, 3);
+    assert_json_error(c, &v, "not-bound", Some("ENODEV"));
+
+    // inspect: every golden vector, valid or not
+    let dir = golden("igb-v1.0-full").parent().unwrap().to_path_buf();
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("bin") {
+            continue;
+        }
+        let (c, v) = run_json(&["inspect", p.to_str().unwrap()]);
+        assert_eq!(v["valid"], c == 0, "{}: {v:#}", p.display());
+        assert!(c == 0 || c == 7, "{}: exit {c}", p.display());
+        n += 1;
+    }
+    assert!(n >= 5, "only {n} golden vectors in {}", dir.display());
+    let (c, v) = run_json(&["inspect", "/nonexistent.bin"]);
+    assert_eq!(c, 1);
+    assert_json_error(c, &v, "failure", Some("ENOENT"));
+
+    // check: compatible, incompatible, malformed, no provider, no device
+    let chk = |file: &str, bdf: &str| json(&["check", file, bdf]);
+    let full = golden("igb-v1.0-full");
+    let (c, v) = chk(full.to_str().unwrap(), "0000:01:10.0");
+    assert_eq!(
+        (c, &v["compatible"], &v["outcome"]),
+        (0, &true.into(), &"compatible".into()),
+        "{v:#}"
+    );
+    assert!(v["error"].is_null());
+    let (c, v) = chk(golden("other-device").to_str().unwrap(), "0000:01:10.0");
+    assert_eq!(c, 8);
+    assert_eq!(v["outcome"], "incompatible");
+    assert_eq!(v["exit_code"], 8);
+    assert_eq!(v["error"]["field"], "header.device");
+    assert_eq!(v["error"]["found"], 0x10ed);
+    let (c, v) = chk(golden("bad-crc").to_str().unwrap(), "0000:01:10.0");
+    assert_eq!((c, &v["outcome"]), (7, &"malformed".into()), "{v:#}");
+    let (c, v) = chk(full.to_str().unwrap(), "0000:01:00.0");
+    assert_eq!((c, &v["outcome"]), (8, &"no-provider".into()), "{v:#}");
+    let (c, v) = chk(full.to_str().unwrap(), "0000:02:00.0");
+    assert_json_error(c, &v, "not-bound", Some("ENODEV"));
+
+    // synth
+    let s = fs.root.join("synth.bin");
+    let (c, v) = json(&["synth", "-o", s.to_str().unwrap(), "--like", "0000:01:10.0"]);
+    assert_eq!(c, 0);
+    assert_eq!(v["identity"]["device"], "10ca");
+    assert_eq!(v["bytes"], std::fs::metadata(&s).unwrap().len());
+
+    // save / restore / dirty need a device: on the host they fail, as JSON.
+    let out = fs.root.join("x.bin");
+    let (c, v) = json(&["save", "0000:01:10.2", "-o", out.to_str().unwrap()]);
+    assert_json_error(c, &v, "not-bound", None);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bound to igbvf"));
+    let (c, v) = json(&["save", "0000:03:00.0", "-o", out.to_str().unwrap()]);
+    assert_json_error(c, &v, "not-bound", Some("ENODEV"));
+    let (c, v) = json(&[
+        "restore",
+        "0000:01:10.0",
+        "-i",
+        golden("other-device").to_str().unwrap(),
+    ]);
+    assert_eq!(c, 8);
+    assert_json_error(c, &v, "incompatible", None);
+    let (c, v) = json(&["restore", "0000:01:10.0", "-i", full.to_str().unwrap()]);
+    assert_json_error(c, &v, "not-bound", None);
+    let (c, v) = json(&["dirty", "0000:01:10.0", "--range", "0:4K"]);
+    assert_json_error(c, &v, "not-bound", None);
+
+    // generate
+    let gen = fs.root.join("gen");
+    let (c, v) = json(&["generate", "completions", "fish", gen.to_str().unwrap()]);
+    assert_eq!(c, 0);
+    assert!(
+        v["written"][0].as_str().unwrap().ends_with("vfmigctl.fish"),
+        "{v:#}"
+    );
+
+    // Usage errors: JSON too when --json is on the line, exit 2.
+    let (c, v) = run_json(&["list", "--bogus"]);
+    assert_json_error(c, &v, "usage", None);
+    let (c, v) = run_json(&["status", "nonsense"]);
+    assert_json_error(c, &v, "usage", None);
+    // --json works after the verb as well.
+    let (c, out, _) = run_bin(&["inspect", full.to_str().unwrap(), "--json"]);
+    assert_eq!(c, 0);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+        "{out}"
+    );
+    // Without --json an error is text on stderr only.
+    let (c, out, err) = run_bin(&["inspect", "/nonexistent.bin"]);
+    assert_eq!((c, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("vfmigctl: error: read /nonexistent.bin: ENOENT"),
+        "{err}"
+    );
+}
+
+#[test]
+fn man_page_and_completions_name_every_verb() {
+    let verbs = vfmigctl::generate::verbs();
+    for v in [
+        "list", "status", "save", "restore", "inspect", "check", "dirty",
+    ] {
+        assert!(verbs.iter().any(|x| x == v), "{v} missing from {verbs:?}");
+    }
+    let man = String::from_utf8(vfmigctl::generate::man_page().unwrap()).unwrap();
+    assert!(
+        man.starts_with(".ie \\n(.g .ds Aq"),
+        "not roff: {}",
+        &man[..80.min(man.len())]
+    );
+    for v in &verbs {
+        assert!(
+            man.contains(&format!("vfmigctl\\-{v}(1)")),
+            "man page lacks {v}"
+        );
+    }
+    assert!(man.contains("\\-\\-json"), "man page lacks --json");
+    let dir = std::env::temp_dir().join(format!("vfmigctl-gen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pages = vfmigctl::generate::man(&dir.join("man")).unwrap();
+    assert_eq!(pages.len(), verbs.len() + 1);
+    for v in &verbs {
+        let p = dir.join("man").join(format!("vfmigctl-{v}.1"));
+        let t = std::fs::read_to_string(&p).unwrap();
+        assert!(t.contains(&format!("vfmigctl\\-{v}")), "{}", p.display());
+    }
+    use clap_complete::Shell;
+    for (sh, file) in [
+        (Shell::Bash, "vfmigctl.bash"),
+        (Shell::Zsh, "_vfmigctl"),
+        (Shell::Fish, "vfmigctl.fish"),
+    ] {
+        let p = vfmigctl::generate::completions(sh, &dir.join("completions")).unwrap();
+        assert!(p.ends_with(file), "{}", p.display());
+        let t = std::fs::read_to_string(&p).unwrap();
+        for v in &verbs {
+            assert!(t.contains(v.as_str()), "{sh} completions lack {v}");
+        }
+        assert!(t.contains("json"), "{sh} completions lack --json");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -72,6 +72,34 @@ else
 				mig_out=$("$mig_ctl" dirty "$vf0" --via cdev --range 0x100000:64K --count 1 2>&1)
 				tap_check migration.vfmigctl_dirty_cdev_enotty sh -c '[ "$1" = 6 ] && printf "%s\n" "$2" | grep -q "via cdev (ENOTTY)"' sh "$?" "$mig_out"
 			fi
+			# --json with migration on: the success documents of status, save, restore and dirty
+			# (suite_vfmigctl.sh parses the others and the errors).
+			# mig_json NAME COND ARGS...: `vfmigctl -q --json ARGS` exits 0 and prints one JSON
+			# document d for which the Python expression COND holds.
+			mig_json() {
+				mig_n=$1 mig_c=$2
+				shift 2
+				mig_out=$("$mig_ctl" -q --json "$@")
+				mig_rc=$?
+				printf '%s\n' "$mig_out" | sed 's/^/#   /'
+				tap_check "$mig_n" sh -c '[ "$1" = 0 ] && printf "%s\n" "$2" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if eval(sys.argv[1]) else 1)" "$3"' sh "$mig_rc" "$mig_out" "$mig_c"
+			}
+			mig_json migration.vfmigctl_json_status \
+				"d['migration']['supported'] and 'STOP_COPY' in d['migration']['flags_text'] and d['migration']['state'] == 'RUNNING' and not d['in_use']" \
+				status "$vf0"
+			mig_json migration.vfmigctl_json_save \
+				"d['valid'] and d['state'] == 'RUNNING' and d['bytes'] > 0 and d['stop_copy_bytes'] > 0" \
+				save "$vf0" -o "$mig_tmp/vf0j.bin" --resume
+			mig_json migration.vfmigctl_json_restore \
+				"d['state'] == 'RUNNING' and d['bytes'] == $(stat -c %s "$mig_tmp/vf0j.bin" 2>/dev/null || echo -1)" \
+				restore "$vf1" -i "$mig_tmp/vf0j.bin"
+			mig_json migration.vfmigctl_json_dirty \
+				"d['via'] == 'group' and [(r['round'], r['dirty_pages']) for r in d['reports']] == [(1, 0)]" \
+				dirty "$vf0" --range 0x100000:64K --count 1 --interval-ms 10
+			unset -f mig_json
 			rm -rf "$mig_tmp"
 		else
 			tap_fail migration.vfmigctl "$mig_ctl not built (CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-})"
@@ -88,4 +116,4 @@ tap_check migration.param_off sh -c 'dmesg | grep "vfmig: registered" | tail -n1
 rmmod vfmig
 tap_check migration.modprobe_default modprobe vfmig
 tap_check migration.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
-unset mig_bin mig_if mig_dbg mig_ctl mig_tmp
+unset mig_bin mig_if mig_dbg mig_ctl mig_tmp mig_n mig_c mig_rc

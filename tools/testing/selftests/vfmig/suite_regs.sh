@@ -24,7 +24,7 @@ for regs_i in 0 1; do
 	fi
 	tap_check "regs.vf${regs_i}_debugfs_dir" test -r "$regs_dbg/$regs_vf/vfmig/state" -a -r "$regs_dbg/$regs_vf/vfmig/regs"
 	sed 's/^/#   /' "$regs_dbg/$regs_vf/vfmig/state" 2>/dev/null
-	tap_check "regs.vf${regs_i}_state_provider" regs_state_has "$regs_vf" "provider: igb-82576vf"
+	tap_check "regs.vf${regs_i}_state_provider" regs_state_has "$regs_vf" "provider: intel-82576-vf"
 	tap_check "regs.vf${regs_i}_state_vf_index" regs_state_has "$regs_vf" "vf_index: $regs_i"
 	tap_check "regs.vf${regs_i}_state_pf" regs_state_has "$regs_vf" "pf: $pf"
 	tap_check "regs.vf${regs_i}_state_closed" regs_state_has "$regs_vf" "device: closed"

@@ -2,8 +2,9 @@
 # Sourced by run_vm.sh with $pf $vf0 $vf1 set, vfmig loaded and the VFs unbound.
 # vfmigctl (tools/vfmigctl) against the real VFs: list/status, check with real sysfs
 # identities, and save/restore/dirty failing cleanly (exit 6) with vfmig loaded with
-# migration=0 (suite_migration.sh drives the tool with migration on). Leaves both VFs unbound
-# and vfmig loaded with the default.
+# migration=0 (suite_migration.sh drives the tool with migration on); every verb's --json output
+# parsed (vfmigctl.json_*); status on a VF whose group another process holds. Leaves both VFs
+# unbound and vfmig loaded with the default.
 
 ctl=$(vfmig_tool vfmigctl)
 ctl_golden=$VFMIG_ROOT/tools/vfmig-state/tests/golden
@@ -20,6 +21,24 @@ ctl_expect() {
 	else
 		printf '%s\n' "$ctl_out" | sed 's/^/#   /'
 		tap_fail "$ctl_name" "exit $ctl_rc (want $ctl_want), want output containing '$ctl_pat'"
+	fi
+}
+
+# ctl_json NAME RC COND ARGS...: ok if `vfmigctl -q --json ARGS` exits RC and its stdout is one
+# JSON document d for which the Python expression COND is true.
+ctl_json() {
+	ctl_name=$1 ctl_want=$2 ctl_cond=$3
+	shift 3
+	ctl_out=$("$ctl" -q --json "$@" 2>/dev/null)
+	ctl_rc=$?
+	if [ "$ctl_rc" = "$ctl_want" ] && printf '%s\n' "$ctl_out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$ctl_cond"; then
+		tap_ok "$ctl_name"
+	else
+		printf '%s\n' "$ctl_out" | sed 's/^/#   /'
+		tap_fail "$ctl_name" "exit $ctl_rc (want $ctl_want), want one JSON document d with: $ctl_cond"
 	fi
 }
 
@@ -83,6 +102,51 @@ else
 			check "$ctl_golden/igb-v1.0-full.bin" "$vf1"
 	fi
 
+	# --- --json: one JSON document per verb, errors included --------------------------------
+	ctl_json vfmigctl.json_list 0 \
+		"[v['driver'] for v in d if v['bdf'] == '$vf0'] == ['vfmig']" list
+	ctl_json vfmigctl.json_status 0 \
+		"d['driver'] == 'vfmig' and d['provider'] == 'intel-82576-vf' and not d['in_use'] and d['migration']['reason'] == 'ENOTTY'" \
+		status "$vf0"
+	ctl_json vfmigctl.json_inspect 0 "d['valid'] and d['error'] is None" inspect "$ctl_tmp/vf1.bin"
+	ctl_json vfmigctl.json_check_compatible 0 "d['compatible'] and d['outcome'] == 'compatible'" \
+		check "$ctl_tmp/vf1.bin" "$vf1"
+	ctl_json vfmigctl.json_check_incompatible 8 \
+		"d['outcome'] == 'incompatible' and d['error']['field'] == 'header.device'" \
+		check "$ctl_golden/other-device.bin" "$vf1"
+	ctl_json vfmigctl.json_synth 0 "d['bytes'] > 0" synth --like "$vf1" -o "$ctl_tmp/vf1j.bin"
+	ctl_json vfmigctl.json_save_enotty 6 \
+		"d['error']['exit'] == 'no-migration' and d['error']['errno'] == 'ENOTTY' and d['error']['exit_code'] == 6" \
+		save "$vf0" -o "$ctl_tmp/savej.bin"
+	ctl_json vfmigctl.json_restore_enotty 6 "d['error']['errno'] == 'ENOTTY'" \
+		restore "$vf1" -i "$ctl_tmp/vf1.bin"
+	ctl_json vfmigctl.json_restore_incompatible 8 \
+		"d['error']['exit'] == 'incompatible' and 'header.device differs' in d['error']['message']" \
+		restore "$vf1" -i "$ctl_golden/other-device.bin"
+	ctl_json vfmigctl.json_dirty_enotty 6 "d['error']['errno'] == 'ENOTTY'" \
+		dirty "$vf0" --range 0x100000:64K --count 1 --interval-ms 10
+	ctl_json vfmigctl.json_usage_error 2 "d['error']['exit'] == 'usage'" status "$vf0" --bogus
+
+	# --- status on a VF another process holds: "in use", facts from debugfs -----------------
+	# A holder opens the VF's group as a VMM would (/dev/vfio/GROUP); vfmigctl's own open then
+	# fails with EBUSY through the group and through the cdev (bind blocks on the open group).
+	ctl_grp=$(basename "$(readlink /sys/bus/pci/devices/"$vf0"/iommu_group)")
+	sh -c 'exec 9<>"$1"; exec sleep 120' sh /dev/vfio/"$ctl_grp" &
+	ctl_holder=$!
+	sleep 1
+	"$ctl" status "$vf0" 2>&1 | sed 's/^/#   /'
+	ctl_expect vfmigctl.status_in_use 0 "migration: in use (the device is held by another process" \
+		status "$vf0"
+	ctl_expect vfmigctl.status_in_use_group 0 "migration: in use" status "$vf0" --via group
+	ctl_expect vfmigctl.status_in_use_debugfs 0 "  provider: intel-82576-vf" status "$vf0"
+	ctl_json vfmigctl.json_status_in_use 0 \
+		"d['in_use'] and d['migration']['errno'] == 'EBUSY' and d['migration']['debugfs']['provider'] == 'intel-82576-vf'" \
+		status "$vf0"
+	ctl_expect vfmigctl.save_in_use 5 "EBUSY" save "$vf0" -o "$ctl_tmp/busy.bin"
+	kill "$ctl_holder"
+	wait "$ctl_holder" 2>/dev/null
+	ctl_expect vfmigctl.status_after_holder 0 "opened via:" status "$vf0"
+
 	# --- save / restore / dirty: no migration (migration=0) -> exit 6 ----------------------------
 	ctl_expect vfmigctl.save_enotty 6 "$vf0: driver offers no migration (ENOTTY)" \
 		save "$vf0" -o "$ctl_tmp/save.bin"
@@ -103,6 +167,10 @@ else
 	pci_unbind "$vf1"
 	ctl_expect vfmigctl.save_unbound 3 "$vf0 is not bound to vfmig" save "$vf0" -o "$ctl_tmp/x.bin"
 	ctl_expect vfmigctl.status_unbound 0 "migration: n/a ($vf0 is not bound to vfmig" status "$vf0"
+	ctl_json vfmigctl.json_status_unbound 0 "d['migration']['supported'] is False and d['driver'] is None" \
+		status "$vf0"
+	ctl_json vfmigctl.json_save_unbound 3 "d['error']['exit'] == 'not-bound' and d['error']['exit_code'] == 3" \
+		save "$vf0" -o "$ctl_tmp/x.bin"
 	tap_check vfmigctl.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
 	rm -rf "$ctl_tmp"
 	rmmod vfmig

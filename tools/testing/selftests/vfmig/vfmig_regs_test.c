@@ -390,7 +390,7 @@ static void state_open(struct __test_metadata *_metadata, FIXTURE_DATA(dev) *sel
 	ASSERT_EQ(read_dbg("state", self->text, sizeof(self->text)), 0);
 	TH_LOG("state:\n%s", self->text);
 	EXPECT_TRUE(strstr(self->text, "\ndevice: open\n") != NULL);
-	EXPECT_TRUE(strstr(self->text, "provider: igb-82576vf\n") != NULL);
+	EXPECT_TRUE(strstr(self->text, "provider: intel-82576-vf\n") != NULL);
 }
 
 /*
