@@ -23,45 +23,41 @@ mod provider;
 mod selftest;
 pub mod shared;
 
-#[cfg(not(vfmig_kunit))]
-module! {
-    type: VfmigModule,
-    name: "vfmig",
-    authors: ["vfmig developers"],
-    description: "VFIO PCI variant driver with live migration for SR-IOV NIC virtual functions",
-    license: "GPL",
-    params: {
-        migration: bool {
-            default: true,
-            description: "Offer VFIO migration (STOP_COPY, P2P, PRE_COPY) and DMA dirty logging, trapping BAR0 (default on); 0: VFIO access exactly as vfio-pci, no migration (Documentation/vfmig/operation.rst)",
-        },
-        pf_mismatch_warn: bool {
-            default: false,
-            description: "Let a restore proceed when the source's PF administrator settings (VLAN, QoS, spoof check, trust, rates, link state) differ from the target's, with a warning; they are never set from the stream (default: refuse with EPERM)",
-        },
-    },
+/// The module declaration, once for both builds of these sources: vfmig.ko, and the test build
+/// (`build/kunit/vfmig_kunit.ko`, loaded only by the project's tests: vfmig's KUnit suites in a
+/// module of its own name, which drives no device).
+macro_rules! vfmig_module {
+    ($name:tt, $description:tt) => {
+        module! {
+            type: VfmigModule,
+            name: $name,
+            authors: ["vfmig developers"],
+            description: $description,
+            license: "GPL",
+            params: {
+                migration: bool {
+                    default: true,
+                    description: "Offer VFIO migration (STOP_COPY, P2P, PRE_COPY) and DMA dirty logging, trapping BAR0 (default on); 0: VFIO access exactly as vfio-pci, no migration (Documentation/vfmig/operation.rst)",
+                },
+                pf_mismatch_warn: bool {
+                    default: false,
+                    description: "Let a restore proceed when the source's PF administrator settings (VLAN, QoS, spoof check, trust, rates, link state) differ from the target's, with a warning; they are never set from the stream (default: refuse with EPERM)",
+                },
+            },
+        }
+    };
 }
 
-// The test build of the same sources: vfmig's KUnit suites in a module of its own name
-// (`build/kunit/vfmig_kunit.ko`), loaded only by the project's tests; it drives no device.
+#[cfg(not(vfmig_kunit))]
+vfmig_module!(
+    "vfmig",
+    "VFIO PCI variant driver with live migration for SR-IOV NIC virtual functions"
+);
 #[cfg(vfmig_kunit)]
-module! {
-    type: VfmigModule,
-    name: "vfmig_kunit",
-    authors: ["vfmig developers"],
-    description: "KUnit suites of vfmig (test build: loading it runs them and taints the kernel; drives no device)",
-    license: "GPL",
-    params: {
-        migration: bool {
-            default: true,
-            description: "Offer VFIO migration (STOP_COPY, P2P, PRE_COPY) and DMA dirty logging, trapping BAR0 (default on); 0: VFIO access exactly as vfio-pci, no migration (Documentation/vfmig/operation.rst)",
-        },
-        pf_mismatch_warn: bool {
-            default: false,
-            description: "Let a restore proceed when the source's PF administrator settings (VLAN, QoS, spoof check, trust, rates, link state) differ from the target's, with a warning; they are never set from the stream (default: refuse with EPERM)",
-        },
-    },
-}
+vfmig_module!(
+    "vfmig_kunit",
+    "KUnit suites of vfmig (test build: loading it runs them and taints the kernel; drives no device)"
+);
 
 /// The loaded module: holds the registration of the `vfmig` PCI driver.
 struct VfmigModule;
