@@ -471,7 +471,9 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
         tap.check(len(after) >= need, f"{tag}.source_traffic",
                   f"{len(after)} replies after the refusal, the first {silent:.1f} s after it "
                   f"(waited up to {args.recovery:.0f} s, then {args.after:.0f} s); VF accesses "
-                  f"by the guest meanwhile {trapped}; last heartbeats "
+                  f"by the guest meanwhile {trapped}; the source VF's dirty logging "
+                  f"{src_vf1.get('dirty_logging', '?')}, migration state "
+                  f"{src_vf1.get('migration_state', '?')}; last heartbeats "
                   f"{src.heartbeats()[-3:]}")
         gap, _ = ping.gaps(t_start - 1, t_end)
         print(f"# e2e: {tag}: {src.bdf} -> {dst_bdf} refused ({detail}); source's largest "
