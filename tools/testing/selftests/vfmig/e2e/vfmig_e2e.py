@@ -451,25 +451,40 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
         # answering again: the window is --after seconds from when it answers again, within
         # --recovery seconds
         need = int(args.after / args.interval * args.min_answered)
-        src_vf0 = vfmig_state(src.bdf)
+        # QEMU put the source's device back: RUNNING, vfmig's DMA logging stopped (QEMU's
+        # cleanup may follow its "failed" by a moment)
+        end = time.monotonic() + 10
+        while True:
+            src_vf0 = vfmig_state(src.bdf)
+            back = (src_vf0.get("migration_state") == "RUNNING"
+                    and src_vf0.get("dirty_logging") == "off")
+            if back or time.monotonic() > end:
+                break
+            time.sleep(0.2)
+        tap.check(back, f"{tag}.source_vf_running",
+                  f"source VF {src.bdf}: migration_state {src_vf0.get('migration_state', '?')}, "
+                  f"dirty_logging {src_vf0.get('dirty_logging', '?')}")
         end = time.monotonic() + args.recovery
         while (time.monotonic() < end
                and not [a for a, _ in ping.replies if a > t_done + 1]):
             time.sleep(0.5)
         first = [a for a, _ in ping.replies if a > t_done + 1]
-        silent = (min(first) if first else time.monotonic()) - t_done
+        t_first = min(first) if first else time.monotonic()
+        silent = t_first - t_done
         time.sleep(args.after)
         t_end = time.monotonic()
         st = src.qmp.cmd("query-status")
         tap.check(st.get("status") == "running", f"{tag}.source_running", st.get("status", "?"))
-        after = [s for a, s in ping.replies if a > t_done + 1]
+        # the replies of the window that follows the first one (not of the silence before)
+        after = [s for a, s in ping.replies if t_first <= a <= t_first + args.after]
         src_vf1 = vfmig_state(src.bdf)
         # what tells a silent guest from a broken VF: the guest's driver still touching the
         # VF (vfmig's trapped accesses) and the last heartbeats
         trapped = {k: int(src_vf1.get(k, "0")) - int(src_vf0.get(k, "0"))
                    for k in ("trapped_reads", "trapped_writes")}
         tap.check(len(after) >= need, f"{tag}.source_traffic",
-                  f"{len(after)} replies after the refusal, the first {silent:.1f} s after it "
+                  f"{len(after)} replies in the {args.after:.0f} s from the first after the refusal, "
+                  f"which came {silent:.1f} s after it "
                   f"(waited up to {args.recovery:.0f} s, then {args.after:.0f} s); VF accesses "
                   f"by the guest meanwhile {trapped}; the source VF's dirty logging "
                   f"{src_vf1.get('dirty_logging', '?')}, migration state "
