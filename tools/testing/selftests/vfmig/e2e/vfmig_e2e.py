@@ -660,7 +660,10 @@ def hotplug_move(args, tap, src, dst_name, dst_bdf, ping, tag):
     while dst.qmp.cmd("query-status").get("status") != "running" and time.time() < end:
         time.sleep(0.1)
     t_add = time.monotonic()
-    dst.qmp.cmd("device_add", driver="vfio-pci", host=dst_bdf, id="vf", bus="rp0")
+    # as -device vfio-pci,host=...,id=vf,bus=rp0 plus --device-opts would have it
+    opts = dict(o.split("=", 1) for o in args.device_opts.split(",") if "=" in o)
+    dst.qmp.cmd("device_add", driver="vfio-pci", host=dst_bdf, id="vf", bus="rp0", **opts)
+    dst.bdf = dst_bdf
     end = time.monotonic() + args.hotplug_timeout
     while time.monotonic() < end and not [a for a, _ in ping.replies if a > t_add]:
         time.sleep(0.2)
@@ -764,8 +767,9 @@ def main():
     ap.add_argument("--min-wraps", type=int, default=0,
                     help="the guest's Rx ring must wrap this often during each migration")
     ap.add_argument("--bench", action="store_true",
-                    help="make bench-e2e: VF A (first --vf) -> B with device logging, B -> A "
-                         "with it off, then A -> B by hot-unplug and hot-add; one table")
+                    help="make bench-e2e: VF A (first --vf) -> B by hot-unplug and hot-add on "
+                         "the fresh guest, then B -> A with device logging, A -> B with it off; "
+                         "one table")
     ap.add_argument("--trap-window", type=float, default=10.0,
                     help="--bench: seconds of traffic the trapped accesses are counted over")
     ap.add_argument("--bench-converge", type=float, default=60.0,
