@@ -31,6 +31,8 @@ for regs_i in 0 1; do
 	tap_check "regs.vf${regs_i}_state_migration" regs_state_has "$regs_vf" "migration_state: RUNNING"
 	# where VFIO users look: VFIO core's own migration state of the device, beside ours
 	tap_check "regs.vf${regs_i}_vfio_core_state" grep -qxF RUNNING "$regs_dbg/$regs_vf/migration/state"
+	# and nowhere else, while a VF is bound
+	[ "$regs_i" = 0 ] && tap_check regs.no_private_debugfs_tree test ! -e /sys/kernel/debug/vfmig
 	regs_err=$(cat "$regs_dbg/$regs_vf/vfmig/regs" 2>&1 >/dev/null)
 	regs_rc=$?
 	diag "regs while closed: rc $regs_rc: $regs_err"
@@ -45,7 +47,6 @@ for regs_i in 0 1; do
 	pci_unbind "$regs_vf"
 	tap_check "regs.vf${regs_i}_debugfs_gone_on_unbind" test ! -e "$regs_dbg/$regs_vf/vfmig"
 done
-tap_check regs.no_private_debugfs_tree test ! -e /sys/kernel/debug/vfmig
 tap_check regs.vfs_unbound test -z "$(pci_driver_of "$vf0")" -a -z "$(pci_driver_of "$vf1")"
 unset regs_bin regs_dbg regs_i regs_vf regs_err regs_rc
 unset -f regs_state_has

@@ -145,7 +145,7 @@ else
 	ctl_expect vfmigctl.save_in_use 5 "EBUSY" save "$vf0" -o "$ctl_tmp/busy.bin"
 	kill "$ctl_holder"
 	wait "$ctl_holder" 2>/dev/null
-	ctl_expect vfmigctl.status_after_holder 0 "opened via:" status "$vf0"
+	ctl_expect vfmigctl.status_after_holder 0 "opened via: cdev (" status "$vf0"
 
 	# --- save / restore / dirty: no migration (migration=0) -> exit 6 ----------------------------
 	ctl_expect vfmigctl.save_enotty 6 "$vf0: driver offers no migration (ENOTTY)" \
