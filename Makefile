@@ -39,6 +39,18 @@ ifneq ($(wildcard $(KDIR)/.config $(KDIR)/include/config/auto.conf),)
 LLVM := $(shell $(CURDIR)/scripts/kernel-llvm $(KDIR) || echo FAILED)
 endif
 endif
+# dkms 3.1.2 and later pass LLVM=1 for a clang-built kernel ("clang, version unknown"), which
+# needs unversioned clang/ld.lld/llvm-*: where the kernel's own clang is found under another
+# name (Debian's clang-19), that is used instead.
+ifeq ($(origin LLVM)/$(LLVM),command line/1)
+ifneq ($(wildcard $(KDIR)/.config $(KDIR)/include/config/auto.conf),)
+VFMIG_LLVM_FOUND := $(shell $(CURDIR)/scripts/kernel-llvm $(KDIR) 2>/dev/null)
+ifneq ($(VFMIG_LLVM_FOUND),)
+override LLVM := $(VFMIG_LLVM_FOUND)
+MAKEOVERRIDES := $(filter-out LLVM=1,$(MAKEOVERRIDES))
+endif
+endif
+endif
 # A kernel built with LLVM takes CC, LD, ... from LLVM=. DKMS adds "CC=clang LD=ld.lld" to the
 # make command when vmlinux was built by clang, whatever its version suffix (Debian has clang-19
 # and no clang): those two are not passed on, so that the kernel's make chooses the tools from

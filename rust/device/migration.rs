@@ -520,13 +520,16 @@ impl VfDevice {
                     return Err(e);
                 }
                 Err(Failed::Lost(e)) => {
-                    dev_warn!(
-                        self.dev,
-                        "migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
-                        cur.name(),
-                        next.name(),
-                        e
-                    );
+                    // Ratelimited too: a reset and the same failing arc again can be repeated.
+                    if core.log_allowed() {
+                        dev_warn!(
+                            self.dev,
+                            "migration {} -> {} failed ({:?}), device state unknown: ERROR until reset\n",
+                            cur.name(),
+                            next.name(),
+                            e
+                        );
+                    }
                     st.mig.state = State::Error;
                     st.mig.queues = None;
                     st.mig.drop_data();
