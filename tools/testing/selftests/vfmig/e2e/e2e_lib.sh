@@ -28,12 +28,46 @@ e2e_initramfs() { # out
 e2e_bind() { pci_bind "$vf0" vfmig && pci_bind "$vf1" vfmig; }
 
 e2e_setup() {
+	tap_check e2e.fresh_vfs e2e_fresh_vfs || return 1
 	pfif=$(pf_netdev "$pf")
 	tap_check e2e.vfs_to_vfmig e2e_bind || return 1
 	ip addr add "$pf_addr/24" dev "$pfif"
 	ip link set "$pfif" up
 	mkdir -p "$work"
 	tap_check e2e.initramfs e2e_initramfs "$work/initrd.cpio"
+}
+
+# Diagnostic lines: the queue registers of the PF's VFs 0 and 1 as its BAR0 shows them (QEMU's
+# igb: VF n's queues are n and n + 8): TXDCTL, TDWBAL/H (head write-back), RXDCTL, SRRCTL.
+e2e_vf_queue_regs() { # what
+	python3 - "/sys/bus/pci/devices/$pf/resource0" "$1" <<'PY' | while read -r l; do diag "$l"; done
+import mmap, struct, sys
+with open(sys.argv[1], "r+b") as f:
+    m = mmap.mmap(f.fileno(), 0x10000)
+    rd = lambda o: struct.unpack_from("<I", m, o)[0]
+    for vf in (0, 1):
+        for q in (vf, vf + 8):
+            t, r = 0xE000 + 0x40 * q, 0xC000 + 0x40 * q
+            print(f"{sys.argv[2]}: VF{vf} queue {q}: TXDCTL {rd(t + 0x28):#010x} "
+                  f"TDWBAL {rd(t + 0x38):#010x} TDWBAH {rd(t + 0x3C):#010x} "
+                  f"RXDCTL {rd(r + 0x28):#010x} SRRCTL {rd(r + 0x0C):#010x}")
+PY
+}
+
+# Fresh VFs for the inner guest. QEMU's igb resets only a VF's queue enables on a VF FLR (real
+# silicon resets all its registers), and igbvf keeps what it finds in TXDCTL and never writes
+# TDWBAL: what the earlier suites' programs left in the queue registers (they program raw and
+# hostile values) would be the guest's, e.g. a head write-back address, with which igbvf never
+# sees a Tx descriptor done. Recreating the VFs resets the PF (igb's SR-IOV reinit), and with it
+# every queue register. The VFs keep their addresses.
+e2e_fresh_vfs() {
+	e2e_vf_queue_regs before
+	pci_unbind "$vf0"
+	pci_unbind "$vf1"
+	echo 0 >"/sys/bus/pci/devices/$pf/sriov_numvfs" &&
+		echo 2 >"/sys/bus/pci/devices/$pf/sriov_numvfs" &&
+		[ "$(vf_bdf "$pf" 0)" = "$vf0" ] && [ "$(vf_bdf "$pf" 1)" = "$vf1" ] || return 1
+	e2e_vf_queue_regs after
 }
 
 # The second PF's VF0 on vfio-pci (no migration driver): a target that must refuse. Prints it.
