@@ -147,7 +147,13 @@ impl DevGuard<'_> {
         }
         *pending = false;
         drop(pending);
-        self.guard.mig.reset();
+        if let Some(was) = self.guard.mig.function_reset() {
+            dev_warn!(
+                self.dev.dev,
+                "reset during a migration (state {}): back to RUNNING, the transfer's data fds stop working\n",
+                was.name()
+            );
+        }
         self.dev.provider.shadow_reset(&mut self.guard.shadow);
         self.dev.regs_changed();
         true
@@ -321,6 +327,7 @@ impl VfDevice {
             seq_print!(m, "restores_armed: {}\n", stats.restores_armed);
             seq_print!(m, "arm_ns: {}\n", stats.arm_ns);
             seq_print!(m, "arm_failures: {}\n", stats.arm_failures);
+            seq_print!(m, "resets_in_migration: {}\n", stats.resets_in_migration);
             seq_print!(
                 m,
                 "trapped_reads: {}\ntrapped_writes: {}\n",

@@ -293,6 +293,9 @@ pub(super) struct MigStats {
     pub(super) restores_armed: u64,
     /// Armings that failed (the final restore then did all).
     pub(super) arm_failures: u64,
+    /// Resets of the function (PCI core: `VFIO_DEVICE_RESET`, FLR) that ended a migration state
+    /// other than RUNNING.
+    pub(super) resets_in_migration: u64,
 }
 
 /// The migration state of one VF (under [`VfDevice`]'s `state` lock).
@@ -308,7 +311,13 @@ pub(super) struct Migration {
     resume: Option<ResumeData>,
     /// Figures for debugfs; kept across resets.
     pub(super) stats: MigStats,
+    /// When a reset during a migration was last warned about (one warning per
+    /// [`RESET_WARN_INTERVAL_NS`] at most: userspace can reset at will).
+    last_reset_warn: Option<Instant<Monotonic>>,
 }
+
+/// The least time between two warnings of a reset during a migration, per device.
+const RESET_WARN_INTERVAL_NS: i64 = 5_000_000_000;
 
 impl Migration {
     pub(super) fn new() -> Self {
@@ -330,8 +339,29 @@ impl Migration {
                 restores: 0,
                 restores_armed: 0,
                 arm_failures: 0,
+                resets_in_migration: 0,
             },
+            last_reset_warn: None,
         }
+    }
+
+    /// The PCI core reset the function: [`Migration::reset`], counted when it ended a migration
+    /// state other than RUNNING. Returns that state if a warning of it is due now.
+    pub(super) fn function_reset(&mut self) -> Option<State> {
+        let was = self.state;
+        self.reset();
+        if was == State::Running {
+            return None;
+        }
+        self.stats.resets_in_migration += 1;
+        if self
+            .last_reset_warn
+            .is_some_and(|t| t.elapsed().as_nanos() < RESET_WARN_INTERVAL_NS)
+        {
+            return None;
+        }
+        self.last_reset_warn = Some(Instant::<Monotonic>::now());
+        Some(was)
     }
 
     /// The device was reset (or opened/closed): RUNNING, no data fd, nothing held.

@@ -1288,6 +1288,7 @@ TEST_F_TIMEOUT(mig, bad_streams, 300)
 	const uint32_t marker = 0x00abc000;
 	ssize_t len, alen;
 	char tag[64];
+	long resets0;
 
 	ASSERT_NE(NULL, b);
 	ASSERT_NE(NULL, adm);
@@ -1302,6 +1303,9 @@ TEST_F_TIMEOUT(mig, bad_streams, 300)
 	/* the identity in the header is this PCI device */
 	ASSERT_EQ(0x10ca, get_le16(self->stream + HDR_DEVICE));
 
+	resets0 = vfmig_state_num(self->vf1.bdf, "resets_in_migration");
+	ASSERT_LE(0, resets0);
+	sleep(6);	/* past the interval of the reset warning (5 s), whatever came before */
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		size_t n = len;
 
@@ -1359,7 +1363,21 @@ TEST_F_TIMEOUT(mig, bad_streams, 300)
 			close(fd);
 		ASSERT_EQ(0, ioctl(dev, VFIO_DEVICE_RESET));
 		EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_get(dev)) TH_LOG("%s", bad[i].name);
+		if (i == 0) {
+			/* a reset that ends a migration state is warned about (STOP here: the
+			 * transfer was completed) */
+			char *log = adv_dmesg_since(tag), want[96];
+
+			ASSERT_NE(NULL, log);
+			snprintf(want, sizeof(want), "vfmig %s: reset during a migration (state STOP)",
+				 self->vf1.bdf);
+			EXPECT_NE(NULL, strstr(log, want)) TH_LOG("no \"%s\" in:\n%s", want, log);
+			free(log);
+		}
 	}
+	/* each of them ended a migration state (STOP or RESUMING) with a reset: counted */
+	EXPECT_EQ(resets0 + (long)ARRAY_SIZE(bad),
+		  vfmig_state_num(self->vf1.bdf, "resets_in_migration"));
 
 	/* A valid stream that fails while it is applied: the administrator gave VF1 another MAC
 	 * than the stream's (VF0's), which the PF then refuses through VF1's mailbox. */
