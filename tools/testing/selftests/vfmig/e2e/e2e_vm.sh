@@ -57,9 +57,14 @@ for scenario in ${*:-check}; do
 		e2e bench --vf "$vf0" --vf "$vf1" --bench --mem 256
 		;;
 	paused)
-		# paused before the migration, resumed 2 s into it; then back, the same way
+		# paused before the migration, resumed 2 s into it; then back, the same way.
+		# Without switchover-ack: QEMU (10.0) sets a device that was stopped when the
+		# migration started to RUNNING, not PRE_COPY, when the guest resumes, so it never
+		# sends the device's initial data and the destination never acknowledges the
+		# switchover: the migration stays active (seen). The device's data then all comes
+		# in the downtime.
 		e2e paused --vf "$vf0" --vf "$vf1" --vf "$vf0" --pause-resume 2 \
-			--expect-device-logging yes
+			--no-switchover-ack --expect-device-logging yes
 		;;
 	ringwrap)
 		# pre-copy stretched to about a minute (RAM at 512 KiB/s) while frames come in
