@@ -111,20 +111,19 @@ impl Device {
             iommufd: std::os::fd::AsRawFd::as_raw_fd(&ictx),
             ..Default::default()
         };
-        sys::ioctl_mut(&fd, uapi::VFIO_DEVICE_BIND_IOMMUFD, &mut bind)
+        sys::ioctl_struct(&fd, &mut bind)
             .map_err(|e| CtlError::os(&format!("VFIO_DEVICE_BIND_IOMMUFD {node}"), &e))?;
         let mut alloc = uapi::IommuIoasAlloc {
             size: arg_size::<uapi::IommuIoasAlloc>(),
             ..Default::default()
         };
-        sys::ioctl_mut(&ictx, uapi::IOMMU_IOAS_ALLOC, &mut alloc)
-            .map_err(|e| CtlError::os("IOMMU_IOAS_ALLOC", &e))?;
+        sys::ioctl_struct(&ictx, &mut alloc).map_err(|e| CtlError::os("IOMMU_IOAS_ALLOC", &e))?;
         let mut attach = v::vfio_device_attach_iommufd_pt {
             argsz: arg_size::<v::vfio_device_attach_iommufd_pt>(),
             pt_id: alloc.out_ioas_id,
             ..Default::default()
         };
-        sys::ioctl_mut(&fd, uapi::VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut attach)
+        sys::ioctl_struct(&fd, &mut attach)
             .map_err(|e| CtlError::os("VFIO_DEVICE_ATTACH_IOMMUFD_PT", &e))?;
         Ok(Device {
             bdf: bdf.into(),
@@ -137,15 +136,15 @@ impl Device {
 
     fn open_group(bdf: &str, group: &str, container: &str) -> Result<Device> {
         let cont = open_rw(container)?;
-        let ver = sys::ioctl_val(&cont, uapi::VFIO_GET_API_VERSION, 0)
-            .map_err(|e| CtlError::os("VFIO_GET_API_VERSION", &e))?;
+        let ver =
+            sys::get_api_version(&cont).map_err(|e| CtlError::os("VFIO_GET_API_VERSION", &e))?;
         if u32::try_from(ver).ok() != Some(v::VFIO_API_VERSION) {
             return Err(CtlError::new(
                 Exit::Failure,
                 format!("VFIO API version {ver}, expected {}", v::VFIO_API_VERSION),
             ));
         }
-        let has = sys::ioctl_val(&cont, uapi::VFIO_CHECK_EXTENSION, type1v2()).unwrap_or(0);
+        let has = sys::check_extension(&cont, type1v2()).unwrap_or(0);
         if has <= 0 {
             return Err(CtlError::new(
                 Exit::Failure,
@@ -157,23 +156,20 @@ impl Device {
             argsz: arg_size::<v::vfio_group_status>(),
             ..Default::default()
         };
-        sys::ioctl_mut(&grp, uapi::VFIO_GROUP_GET_STATUS, &mut st)
-            .map_err(|e| CtlError::os("VFIO_GROUP_GET_STATUS", &e))?;
+        sys::ioctl_struct(&grp, &mut st).map_err(|e| CtlError::os("VFIO_GROUP_GET_STATUS", &e))?;
         if st.flags & v::VFIO_GROUP_FLAGS_VIABLE == 0 {
             return Err(CtlError::new(
                 Exit::NotViable,
                 format!("IOMMU group {group} is not viable: every device in the group must be bound to a VFIO driver or unbound"),
             ));
         }
-        let mut cfd = std::os::fd::AsRawFd::as_raw_fd(&cont);
-        sys::ioctl_mut(&grp, uapi::VFIO_GROUP_SET_CONTAINER, &mut cfd)
+        sys::group_set_container(&grp, &cont)
             .map_err(|e| CtlError::os("VFIO_GROUP_SET_CONTAINER", &e))?;
-        sys::ioctl_val(&cont, uapi::VFIO_SET_IOMMU, type1v2())
+        sys::set_iommu(&cont, type1v2())
             .map_err(|e| CtlError::os("VFIO_SET_IOMMU(TYPE1v2)", &e))?;
         let name = CString::new(bdf).map_err(|_| CtlError::new(Exit::Usage, "bad address"))?;
-        let raw = sys::ioctl_str(&grp, uapi::VFIO_GROUP_GET_DEVICE_FD, &name)
+        let fd = sys::group_get_device_fd(&grp, &name)
             .map_err(|e| CtlError::os(&format!("VFIO_GROUP_GET_DEVICE_FD {bdf}"), &e))?;
-        let fd = sys::file_from_new_fd(raw).map_err(|e| CtlError::os("device fd", &e))?;
         Ok(Device {
             bdf: bdf.into(),
             via: Via::Group,
@@ -235,19 +231,7 @@ impl Device {
     /// `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` (SET) to `to`; returns the new
     /// data fd when the arc creates one.
     pub fn set_state(&self, to: State) -> io::Result<Option<File>> {
-        let mut s = v::vfio_device_feature_mig_state {
-            device_state: to.raw(),
-            data_fd: -1,
-        };
-        self.feature(
-            v::VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE | v::VFIO_DEVICE_FEATURE_SET,
-            &mut s,
-        )?;
-        if s.data_fd >= 0 {
-            sys::file_from_new_fd(s.data_fd).map(Some)
-        } else {
-            Ok(None)
-        }
+        sys::mig_set_state(&self.fd, to.raw())
     }
 
     /// `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` (GET): estimated STOP_COPY bytes.
@@ -267,7 +251,7 @@ pub fn precopy_info(data: &File) -> io::Result<(u64, u64)> {
         argsz: arg_size::<v::vfio_precopy_info>(),
         ..Default::default()
     };
-    sys::ioctl_mut(data, uapi::VFIO_MIG_GET_PRECOPY_INFO, &mut i)?;
+    sys::ioctl_struct(data, &mut i)?;
     Ok((i.initial_bytes, i.dirty_bytes))
 }
 

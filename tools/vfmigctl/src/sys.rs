@@ -8,10 +8,10 @@ use std::ffi::{c_int, c_void, CStr};
 use std::fs::File;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, RawFd};
 
 use rustix::ioctl::{Ioctl, IoctlOutput, Opcode};
-use vfio_bindings::bindings::vfio::vfio_device_feature;
+use vfio_bindings::bindings::vfio::{self, vfio_device_feature};
 
 use crate::uapi;
 
@@ -56,7 +56,7 @@ fn call<T>(fd: &impl AsFd, r: Request<'_, T>) -> io::Result<c_int> {
 }
 
 /// `ioctl(fd, request, arg)` with an integer argument; returns the result.
-pub(crate) fn ioctl_val(fd: &impl AsFd, request: Opcode, arg: usize) -> io::Result<c_int> {
+fn ioctl_val(fd: &impl AsFd, request: Opcode, arg: usize) -> io::Result<c_int> {
     call::<()>(
         fd,
         Request {
@@ -71,12 +71,12 @@ pub(crate) fn ioctl_val(fd: &impl AsFd, request: Opcode, arg: usize) -> io::Resu
 
 /// `ioctl(fd, request, &mut arg)`, where `T` is the `#[repr(C)]` structure
 /// `request` reads and writes.
-pub(crate) fn ioctl_mut<T>(fd: &impl AsFd, request: Opcode, arg: &mut T) -> io::Result<c_int> {
+fn ioctl_mut<T>(fd: &impl AsFd, request: Opcode, arg: &mut T) -> io::Result<c_int> {
     let p: *mut T = arg;
-    // `arg` is a live, exclusively borrowed `T` for the duration of the call (the borrow is
-    // held by `Request`); every caller passes the structure the request is defined with
-    // (uapi/vfio-bindings), whose size the kernel bounds by the `argsz`/`size` field the
-    // caller set.
+    // `arg` is a live, exclusively borrowed `T` for the whole call (this function's borrow);
+    // the callers in this module pair each request with the structure it is defined with
+    // (`StructIoctl`, uapi/vfio-bindings), of which the kernel copies no more than its fixed
+    // size, bounded by the `argsz`/`size` field the caller set.
     call(
         fd,
         Request::<T> {
@@ -89,7 +89,7 @@ pub(crate) fn ioctl_mut<T>(fd: &impl AsFd, request: Opcode, arg: &mut T) -> io::
 
 /// `ioctl(fd, request, string)` for requests taking a C string
 /// (`VFIO_GROUP_GET_DEVICE_FD`).
-pub(crate) fn ioctl_str(fd: &impl AsFd, request: Opcode, s: &CStr) -> io::Result<c_int> {
+fn ioctl_str(fd: &impl AsFd, request: Opcode, s: &CStr) -> io::Result<c_int> {
     // `s` is a NUL-terminated string that outlives the call; the kernel only reads it
     // (strndup_user), so the cast to *mut is never written through.
     call::<u8>(
@@ -104,13 +104,95 @@ pub(crate) fn ioctl_str(fd: &impl AsFd, request: Opcode, s: &CStr) -> io::Result
 
 /// Takes ownership of a file descriptor the kernel just returned (device
 /// fd, migration data fd).
-pub(crate) fn file_from_new_fd(fd: RawFd) -> io::Result<File> {
+fn file_from_new_fd(fd: RawFd) -> io::Result<File> {
     if fd < 0 {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
     // SAFETY: `fd` was returned by a successful ioctl that installs a new
     // file descriptor for the caller; nothing else owns or closes it.
     Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// A request whose argument is the `#[repr(C)]` structure `Self`: the only pairings of request
+/// and argument type the rest of the tool can name. The kernel reads and writes no more of it
+/// than the request's own structure (VFIO and iommufd copy their fixed minimum size, bounded
+/// by the `argsz`/`size` field the caller sets, never more).
+pub(crate) trait StructIoctl {
+    /// The request taking `Self`.
+    const OPCODE: Opcode;
+}
+
+impl StructIoctl for vfio::vfio_device_bind_iommufd {
+    const OPCODE: Opcode = uapi::VFIO_DEVICE_BIND_IOMMUFD;
+}
+
+impl StructIoctl for vfio::vfio_device_attach_iommufd_pt {
+    const OPCODE: Opcode = uapi::VFIO_DEVICE_ATTACH_IOMMUFD_PT;
+}
+
+impl StructIoctl for vfio::vfio_group_status {
+    const OPCODE: Opcode = uapi::VFIO_GROUP_GET_STATUS;
+}
+
+impl StructIoctl for vfio::vfio_precopy_info {
+    const OPCODE: Opcode = uapi::VFIO_MIG_GET_PRECOPY_INFO;
+}
+
+impl StructIoctl for uapi::IommuIoasAlloc {
+    const OPCODE: Opcode = uapi::IOMMU_IOAS_ALLOC;
+}
+
+/// `ioctl(fd, T::OPCODE, &mut arg)`: the request defined with `T`.
+pub(crate) fn ioctl_struct<T: StructIoctl>(fd: &impl AsFd, arg: &mut T) -> io::Result<c_int> {
+    ioctl_mut(fd, T::OPCODE, arg)
+}
+
+/// `VFIO_GET_API_VERSION` on a container.
+pub(crate) fn get_api_version(container: &File) -> io::Result<c_int> {
+    ioctl_val(container, uapi::VFIO_GET_API_VERSION, 0)
+}
+
+/// `VFIO_CHECK_EXTENSION(ext)` on a container: > 0 if supported.
+pub(crate) fn check_extension(container: &File, ext: usize) -> io::Result<c_int> {
+    ioctl_val(container, uapi::VFIO_CHECK_EXTENSION, ext)
+}
+
+/// `VFIO_SET_IOMMU(iommu_type)` on a container.
+pub(crate) fn set_iommu(container: &File, iommu_type: usize) -> io::Result<c_int> {
+    ioctl_val(container, uapi::VFIO_SET_IOMMU, iommu_type)
+}
+
+/// `VFIO_GROUP_SET_CONTAINER`: puts `group` into `container`.
+pub(crate) fn group_set_container(group: &File, container: &File) -> io::Result<()> {
+    let mut fd = container.as_raw_fd();
+    ioctl_mut(group, uapi::VFIO_GROUP_SET_CONTAINER, &mut fd).map(|_| ())
+}
+
+/// `VFIO_GROUP_GET_DEVICE_FD(name)`: the device's fd, owned.
+pub(crate) fn group_get_device_fd(group: &File, name: &CStr) -> io::Result<File> {
+    let raw = ioctl_str(group, uapi::VFIO_GROUP_GET_DEVICE_FD, name)?;
+    file_from_new_fd(raw)
+}
+
+/// `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` (SET) to `state`: the new data fd, owned, when the
+/// arc creates one.
+pub(crate) fn mig_set_state(dev: &File, state: u32) -> io::Result<Option<File>> {
+    let mut s = vfio::vfio_device_feature_mig_state {
+        device_state: state,
+        data_fd: -1,
+    };
+    device_feature(
+        dev,
+        vfio::VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE | vfio::VFIO_DEVICE_FEATURE_SET,
+        &mut s,
+    )?;
+    if s.data_fd >= 0 {
+        // The kernel installed `data_fd` for this call (the feature's SET returns the arc's
+        // new data fd there, -1 untouched otherwise).
+        file_from_new_fd(s.data_fd).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// A `VFIO_DEVICE_FEATURE` argument: the header followed by the feature's
