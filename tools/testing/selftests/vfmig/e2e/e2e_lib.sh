@@ -38,7 +38,8 @@ e2e_setup() {
 }
 
 # Diagnostic lines: the queue registers of the PF's VFs 0 and 1 as its BAR0 shows them (QEMU's
-# igb: VF n's queues are n and n + 8): TXDCTL, TDWBAL/H (head write-back), RXDCTL, SRRCTL.
+# igb: VF n's queues are n and n + 8): TXDCTL, TDWBAL/H (head write-back), DCA_TXCTRL, RXDCTL,
+# SRRCTL.
 e2e_vf_queue_regs() { # what
 	python3 - "/sys/bus/pci/devices/$pf/resource0" "$1" <<'PY' | while read -r l; do diag "$l"; done
 import mmap, struct, sys
@@ -50,7 +51,8 @@ with open(sys.argv[1], "r+b") as f:
             t, r = 0xE000 + 0x40 * q, 0xC000 + 0x40 * q
             print(f"{sys.argv[2]}: VF{vf} queue {q}: TXDCTL {rd(t + 0x28):#010x} "
                   f"TDWBAL {rd(t + 0x38):#010x} TDWBAH {rd(t + 0x3C):#010x} "
-                  f"RXDCTL {rd(r + 0x28):#010x} SRRCTL {rd(r + 0x0C):#010x}")
+                  f"DCA_TXCTRL {rd(t + 0x14):#010x} RXDCTL {rd(r + 0x28):#010x} "
+                  f"SRRCTL {rd(r + 0x0C):#010x}")
 PY
 }
 
