@@ -366,7 +366,7 @@ def wait_migration(args, src):
     info, status = {}, ""
     reports = 0
     end = time.time() + args.migrate_timeout
-    raised = False
+    raised = released = False
     t0 = time.time()
     while time.time() < end:
         if src.bdf:
@@ -378,6 +378,14 @@ def wait_migration(args, src):
         status = info.get("status", "")
         if status in ("completed", "failed", "cancelled"):
             break
+        if (getattr(args, "release_after", 0) and not released
+                and time.time() - t0 > args.release_after):
+            # the stretched pre-copy has run long enough: the bandwidth back to 16 MiB/s, so
+            # that it converges (a guest dirtying more than the stretched rate never would)
+            src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 16 << 20})
+            log(f"pre-copy stretched for {args.release_after:.0f} s: max-bandwidth back to "
+                "16 MiB/s")
+            released = True
         if args.converge_after and not raised and time.time() - t0 > args.converge_after:
             # not converging (every page dirty every round): let it switch over
             src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 20000})
@@ -765,6 +773,9 @@ def main():
     # its traffic stalls for the whole of it, which is not the switchover's outage
     ap.add_argument("--max-bandwidth", type=int, default=16 << 20, metavar="BYTES_PER_S",
                     help="QEMU's max-bandwidth (default 16 MiB/s)")
+    ap.add_argument("--release-after", type=float, default=0, metavar="S",
+                    help="set max-bandwidth back to 16 MiB/s after S s of migration (a pre-copy "
+                    "stretched by --max-bandwidth then converges)")
     ap.add_argument("--min-wraps", type=int, default=0,
                     help="the guest's Rx ring must wrap this often during each migration")
     ap.add_argument("--bench", action="store_true",
