@@ -129,7 +129,10 @@ class Vmm:
                "-append", "console=ttyS0 panic=-1 quiet softlockup_panic=0 hung_task_panic=0 "
                f"nowatchdog printk.devkmsg=on vfmig_e2e_addr={args.guest_addr}/24"
                f"{' ' + args.append if getattr(args, 'append', '') else ''}",
-               # the VF behind a PCIe root port, where it can be hot-unplugged and -added
+               # the VF behind a PCIe root port, where it can be hot-unplugged and -added:
+               # with native PCIe hotplug (pciehp), as q35's default ACPI hotplug needs
+               # CONFIG_HOTPLUG_PCI_ACPI, which the test kernel has not
+               "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
                "-device", "pcie-root-port,id=rp0,chassis=1,slot=1,addr=0x3",
                "-serial", f"file:{self.console}",
                "-device", "virtio-serial-pci,id=vser,addr=0x4",
