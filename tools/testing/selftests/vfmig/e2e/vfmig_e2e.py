@@ -126,7 +126,10 @@ class Vmm:
                "-m", str(args.mem), "-smp", "1", "-nodefaults", "-no-user-config",
                "-display", "none", "-no-reboot",
                "-kernel", args.kernel, "-initrd", args.initrd,
+               # pcie_ports=native: pciehp on the root port although the test kernel, without
+               # ASPM support, does not ask the firmware (_OSC) for control of the PCIe ports
                "-append", "console=ttyS0 panic=-1 quiet softlockup_panic=0 hung_task_panic=0 "
+               "pcie_ports=native "
                f"nowatchdog printk.devkmsg=on vfmig_e2e_addr={args.guest_addr}/24"
                f"{' ' + args.append if getattr(args, 'append', '') else ''}",
                # the VF behind a PCIe root port, where it can be hot-unplugged and -added:
