@@ -42,6 +42,10 @@ class Tap:
     def __init__(self):
         self.failed, self.n = 0, 0
 
+    def skip(self, name, why):
+        self.n += 1
+        print(f"ok {self.n} {name} # SKIP {why}", flush=True)
+
     def check(self, ok, name, detail=""):
         self.n += 1
         if not ok:
@@ -511,7 +515,14 @@ def migrate(args, tap, src, dst_name, dst_bdf, ping, tag, switch_cmd=None, expec
         print(f"# e2e: {tag}: {src.bdf} -> {dst_bdf} refused ({detail}); source's largest "
               f"gap {gap * 1000:.0f} ms", flush=True)
         return None
-    tap.check(status == "completed", f"{tag}.completed", detail)
+    if (status == "failed" and getattr(args, "fallback_may_fail", False)
+            and "ram_save_setup failed" in info.get("error-desc", "")):
+        # bench (b): QEMU's type1 fallback cannot start under TCG (it syncs the dirty log of
+        # RAM sections type1 has no mapping for, and GET_BITMAP refuses them): a row of the
+        # table, not a failure of the run
+        tap.skip(f"{tag}.completed", f"QEMU's fallback cannot run under TCG: {detail}")
+    else:
+        tap.check(status == "completed", f"{tag}.completed", detail)
     if status != "completed":
         ROWS.append({"tag": tag, "failed": detail})
         dst.quit()
@@ -738,7 +749,9 @@ def bench(args, tap, vmm, ping):
     # fails at setup under TCG)
     args.converge_after = args.bench_converge
     args.expect_device_logging = False
+    args.fallback_may_fail = True
     nxt2 = migrate(args, tap, nxt, "vmm3", b, ping, "b")
+    args.fallback_may_fail = False
     args.expect_device_logging = None
     args.converge_after = 0
     return (nxt2 or nxt), per_pkt
