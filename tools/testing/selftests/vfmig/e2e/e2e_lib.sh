@@ -57,11 +57,12 @@ PY
 }
 
 # Fresh VFs for the inner guest. QEMU's igb resets only a VF's queue enables on a VF FLR (real
-# silicon resets all its registers), and igbvf keeps what it finds in TXDCTL and never writes
-# TDWBAL: what the earlier suites' programs left in the queue registers (they program raw and
-# hostile values) would be the guest's, e.g. a head write-back address, with which igbvf never
-# sees a Tx descriptor done. Recreating the VFs resets the PF (igb's SR-IOV reinit), and with it
-# every queue register. The VFs keep their addresses.
+# silicon resets all its registers), and igbvf read-modify-writes TXDCTL, RXDCTL and DCA_TXCTRL
+# and never writes TDWBAL: what the earlier suites' programs left in the queue registers (they
+# program raw and hostile values) would be the guest's. After a full guest run its Tx
+# completions never came (which register did it is not known; the registers are printed).
+# Recreating the VFs resets the PF (igb's SR-IOV reinit), and with it every queue register. The
+# VFs keep their addresses.
 e2e_fresh_vfs() {
 	e2e_vf_queue_regs before
 	pci_unbind "$vf0"
