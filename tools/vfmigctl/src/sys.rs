@@ -117,28 +117,43 @@ fn file_from_new_fd(fd: RawFd) -> io::Result<File> {
 /// and argument type the rest of the tool can name. The kernel reads and writes no more of it
 /// than the request's own structure (VFIO and iommufd copy their fixed minimum size, bounded
 /// by the `argsz`/`size` field the caller sets, never more).
-pub(crate) trait StructIoctl {
+///
+/// # Safety
+///
+/// `OPCODE` must be the request defined with `Self` as its argument, so that the kernel reads
+/// and writes no more than a `Self` and puts only valid values into it (plain integer fields).
+pub(crate) unsafe trait StructIoctl {
     /// The request taking `Self`.
     const OPCODE: Opcode;
 }
 
-impl StructIoctl for vfio::vfio_device_bind_iommufd {
+// SAFETY: the request's argument is this structure (include/uapi/linux/vfio.h / iommufd.h),
+// all of whose fields are integers.
+unsafe impl StructIoctl for vfio::vfio_device_bind_iommufd {
     const OPCODE: Opcode = uapi::VFIO_DEVICE_BIND_IOMMUFD;
 }
 
-impl StructIoctl for vfio::vfio_device_attach_iommufd_pt {
+// SAFETY: the request's argument is this structure (include/uapi/linux/vfio.h / iommufd.h),
+// all of whose fields are integers.
+unsafe impl StructIoctl for vfio::vfio_device_attach_iommufd_pt {
     const OPCODE: Opcode = uapi::VFIO_DEVICE_ATTACH_IOMMUFD_PT;
 }
 
-impl StructIoctl for vfio::vfio_group_status {
+// SAFETY: the request's argument is this structure (include/uapi/linux/vfio.h / iommufd.h),
+// all of whose fields are integers.
+unsafe impl StructIoctl for vfio::vfio_group_status {
     const OPCODE: Opcode = uapi::VFIO_GROUP_GET_STATUS;
 }
 
-impl StructIoctl for vfio::vfio_precopy_info {
+// SAFETY: the request's argument is this structure (include/uapi/linux/vfio.h / iommufd.h),
+// all of whose fields are integers.
+unsafe impl StructIoctl for vfio::vfio_precopy_info {
     const OPCODE: Opcode = uapi::VFIO_MIG_GET_PRECOPY_INFO;
 }
 
-impl StructIoctl for uapi::IommuIoasAlloc {
+// SAFETY: the request's argument is this structure (include/uapi/linux/vfio.h / iommufd.h),
+// all of whose fields are integers.
+unsafe impl StructIoctl for uapi::IommuIoasAlloc {
     const OPCODE: Opcode = uapi::IOMMU_IOAS_ALLOC;
 }
 
